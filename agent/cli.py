@@ -1,0 +1,100 @@
+"""`lantern-agent`: enrol, run, status."""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.identity import default_state_dir
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir) if args.state_dir else default_state_dir()
+
+
+def _cmd_enrol(args: argparse.Namespace) -> int:
+    from agent import identity as ident
+    from agent.transport import GrpcTransport, TransportError
+    from lantern import __version__
+    from lantern.v1 import lantern_pb2 as pb
+
+    state_dir = _state_dir(args)
+    existing = ident.Identity.load(state_dir)
+    # Re-enrolment keeps the instance id: the collector recognises the same install.
+    instance_id = existing.instance_id if existing else ident.new_instance_id()
+    request = pb.EnrolRequest(
+        token=args.token,
+        instance_id=instance_id,
+        hostname=ident.hostname(),
+        hardware_serial=ident.hardware_serial(),
+        os=ident.os_name(),
+        os_version=ident.os_version(),
+        agent_version=__version__,
+    )
+    try:
+        response = asyncio.run(GrpcTransport(args.collector).enrol(request))
+    except TransportError as exc:
+        print(f"enrolment failed: {exc}", file=sys.stderr)
+        return 1
+    ident.Identity(
+        instance_id=instance_id,
+        collector=args.collector,
+        device_id=response.device_id,
+        device_secret=response.device_secret,
+    ).save(state_dir)
+    if response.HasField("policy"):
+        (state_dir / "policy.bin").write_bytes(response.policy.SerializeToString())
+    print(f"enrolled as device {response.device_id} with {args.collector}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from agent.runner import run_agent
+
+    return run_agent(_state_dir(args))
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from agent.status import format_status, read_status
+
+    status = read_status(_state_dir(args))
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0 if status["enrolled"] else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lantern-agent", description=__doc__)
+    parser.add_argument(
+        "--state-dir", help="where the agent keeps its state (default: user data dir)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    enrol = sub.add_parser("enrol", help="enrol this device with a collector")
+    enrol.add_argument(
+        "--collector", required=True, help="HOST:PORT of the collector's gRPC ingest"
+    )
+    enrol.add_argument("--token", required=True, help="enrolment token from IT")
+    enrol.set_defaults(func=_cmd_enrol)
+    run = sub.add_parser("run", help="run the agent in this user session")
+    run.set_defaults(func=_cmd_run)
+    status = sub.add_parser("status", help="show what is monitored and how the link is")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

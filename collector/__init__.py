@@ -1,0 +1,1 @@
+"""The Lantern collector: gRPC ingest, storage, triggers, alerts and the web console."""

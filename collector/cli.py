@@ -1,0 +1,155 @@
+"""`lantern-collector`: serve, users, enrolment tokens, API tokens, offline scan."""
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from collector.clock import utcnow
+from collector.settings import Settings
+from collector.web.deps import ROLES
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k in ("db", "grpc", "http", "var_dir") if (v := getattr(args, k, None))}
+    return Settings(**overrides)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from collector.server import run
+
+    run(_settings(args))
+    return 0
+
+
+def _cmd_users_add(args: argparse.Namespace) -> int:
+    from collector.security.credentials import hash_password
+    from collector.store import StoreError, open_store
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+    if len(password) < 12:
+        print("error: the password must be at least 12 characters", file=sys.stderr)
+        return 2
+    store = open_store(_settings(args).database_url)
+    try:
+        user = store.add_user(args.email, args.role, hash_password(password))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {user.email} added with role {user.role}")
+    return 0
+
+
+def _cmd_tokens_create(args: argparse.Namespace) -> int:
+    from collector.security.credentials import (
+        ENROLMENT_PREFIX,
+        new_token,
+        parse_duration,
+        token_hash,
+    )
+    from collector.store import open_store
+
+    try:
+        expires = utcnow() + parse_duration(args.expires) if args.expires else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    token = new_token(ENROLMENT_PREFIX)
+    open_store(_settings(args).database_url).add_enrolment_token(
+        token_hash(token), args.group, args.uses, expires
+    )
+    uses = "unlimited uses" if args.uses is None else f"{args.uses} uses"
+    print(f"enrolment token ({uses}, group {args.group or '-'}, expires {expires or 'never'}):")
+    print(token)
+    return 0
+
+
+def _cmd_api_token_create(args: argparse.Namespace) -> int:
+    from collector.security.credentials import API_PREFIX, new_token, parse_duration, token_hash
+    from collector.store import NotFound, open_store
+
+    store = open_store(_settings(args).database_url)
+    try:
+        user = store.user_by_email(args.user)
+    except NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    expires = utcnow() + (parse_duration(args.expires) if args.expires else timedelta(days=365))
+    token = new_token(API_PREFIX)
+    store.add_api_token(user.id, token_hash(token), expires)
+    print(f"API token for {user.email} ({user.role}), expires {expires:%Y-%m-%d}:")
+    print(token)
+    return 0
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from lantern.detection.scan import scan_lines
+
+    from lantern.detection import Engine
+
+    scan_lines(sys.stdin, sys.stdout, Engine.load())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lantern-collector", description=__doc__)
+    parser.add_argument("--db", help="SQLAlchemy URL (default: SQLite under --var-dir)")
+    parser.add_argument("--var-dir", dest="var_dir", help="data directory (default ./var)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run gRPC ingest and the web console")
+    serve.add_argument("--grpc", help="gRPC listen address (default 127.0.0.1:50051)")
+    serve.add_argument("--http", help="web listen address (default 127.0.0.1:8080)")
+    serve.set_defaults(func=_cmd_serve)
+
+    users = sub.add_parser("users", help="console users").add_subparsers(
+        dest="users_cmd", required=True
+    )
+    add = users.add_parser("add", help="add a user")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=_cmd_users_add)
+
+    tokens = sub.add_parser("tokens", help="enrolment tokens").add_subparsers(
+        dest="tokens_cmd", required=True
+    )
+    create = tokens.add_parser("create", help="create an enrolment token (printed last)")
+    create.add_argument("--group", help="device group the enrolled devices join")
+    create.add_argument(
+        "--uses", type=int, help="how many enrolments it allows (default unlimited)"
+    )
+    create.add_argument("--expires", default="7d", help="lifetime, e.g. 7d, 12h (default 7d)")
+    create.set_defaults(func=_cmd_tokens_create)
+
+    api = sub.add_parser("api-token", help="REST API bearer tokens").add_subparsers(
+        dest="api_cmd", required=True
+    )
+    api_create = api.add_parser("create", help="create a bearer token for a user (printed last)")
+    api_create.add_argument("--user", required=True, help="the user's email")
+    api_create.add_argument("--expires", help="lifetime (default 365d)")
+    api_create.set_defaults(func=_cmd_api_token_create)
+
+    scan = sub.add_parser("scan", help="JSON Lines in, detection hits out (offline tuning)")
+    scan.set_defaults(func=_cmd_scan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

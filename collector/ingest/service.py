@@ -1,0 +1,151 @@
+"""The gRPC Ingest service: enrolment and the agents' Connect streams."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import grpc
+
+from collector.clock import utcnow
+from collector.ingest.wire import convert_batch
+from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
+from collector.settings import Settings
+from collector.store import DeviceRecord, Store, TokenRejected
+from collector.store.interface import DeviceRegistration, TriggerFn
+from lantern.v1 import lantern_pb2 as pb
+from lantern.v1 import lantern_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 10.0
+
+
+def default_policy(settings: Settings) -> pb.Policy:
+    """The policy every device gets until group policies (issue 4) exist."""
+    return pb.Policy(
+        version=1,
+        notice_text=(
+            "This college device is monitored for safeguarding. Window titles and risk terms you "
+            "type are checked to keep students safe; typed text never leaves this device. "
+            "Questions: ask your college's Designated Safeguarding Lead."
+        ),
+        excluded_apps=["keepassxc", "keepass", "1password", "bitwarden", "lastpass"],
+        capture_typed=True,
+        capture_titles=True,
+        heartbeat_seconds=settings.heartbeat_seconds,
+    )
+
+
+class IngestService(pb_grpc.IngestServicer):
+    def __init__(self, store: Store, triggers: TriggerFn, settings: Settings) -> None:
+        self.store = store
+        self.triggers = triggers
+        self.settings = settings
+        self.connected: set[str] = set()
+
+    async def Enrol(
+        self, request: pb.EnrolRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EnrolResponse:
+        if not request.token or not request.instance_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "token and instance_id are required"
+            )
+        registration = DeviceRegistration(
+            instance_id=request.instance_id[:64],
+            hostname=request.hostname[:255],
+            hardware_serial=request.hardware_serial[:128],
+            os=request.os[:32],
+            os_version=request.os_version[:128],
+            agent_version=request.agent_version[:32],
+        )
+        secret = new_token(DEVICE_PREFIX)
+        try:
+            device = await asyncio.to_thread(
+                self.store.enrol_device,
+                token_hash(request.token),
+                registration,
+                token_hash(secret),
+                utcnow(),
+            )
+        except TokenRejected as exc:
+            log.warning("enrolment refused: %s (host %s)", exc.reason, registration.hostname)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, exc.reason)
+            raise  # unreachable: abort raises
+        log.info("device enrolled: %s (%s)", device.id, device.hostname)
+        return pb.EnrolResponse(
+            device_id=device.id, device_secret=secret, policy=default_policy(self.settings)
+        )
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[pb.AgentMessage], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.CollectorMessage]:
+        requests = aiter(request_iterator)
+        try:
+            first = await asyncio.wait_for(anext(requests), HELLO_TIMEOUT_S)
+        except (TimeoutError, StopAsyncIteration):
+            yield _refusal("bad_hello", "the first message on Connect must be a Hello")
+            return
+        if first.WhichOneof("body") != "hello":
+            yield _refusal("bad_hello", "the first message on Connect must be a Hello")
+            return
+        hello = first.hello
+        try:
+            device = await asyncio.to_thread(
+                self.store.authenticate_device, hello.device_id, token_hash(hello.device_secret)
+            )
+        except TokenRejected as exc:
+            log.warning("stream refused: %s", exc.reason)
+            yield _refusal(exc.reason, f"device refused: {exc.reason}")
+            return
+        self.connected.add(device.id)
+        try:
+            await asyncio.to_thread(self._seen, device.id, None, None)
+            yield pb.CollectorMessage(policy=default_policy(self.settings))
+            async for message in requests:
+                body = message.WhichOneof("body")
+                if body == "batch":
+                    yield pb.CollectorMessage(ack=await self._ingest(device, message.batch))
+                elif body == "heartbeat":
+                    hb = message.heartbeat
+                    caps = {
+                        "windows": hb.capabilities.windows,
+                        "keyboard": hb.capabilities.keyboard,
+                        "browser": hb.capabilities.browser,
+                    }
+                    await asyncio.to_thread(self._seen, device.id, caps, hb.spool_depth)
+                else:
+                    log.warning("device %s sent an unexpected %s", device.id, body)
+        finally:
+            self.connected.discard(device.id)
+
+    def _seen(self, device_id: str, caps: dict[str, str] | None, spool_depth: int | None) -> None:
+        self.store.record_heartbeat(device_id, utcnow(), caps, spool_depth)
+
+    async def _ingest(self, device: DeviceRecord, batch: pb.EventBatch) -> pb.Ack:
+        limit = self.settings.max_batch_events
+        if len(batch.events) > limit:
+            return pb.Ack(
+                batch_id=batch.batch_id,
+                retry=True,
+                max_batch_events=limit,
+                reason=f"batch of {len(batch.events)} events is over the limit of {limit}",
+            )
+        converted = convert_batch(batch, device.id, datetime.now(UTC))
+        for event_id, reason in converted.rejected:
+            log.warning("device %s: event %s rejected: %s", device.id, event_id, reason)
+        result = await asyncio.to_thread(
+            self.store.ingest, device.id, converted.rows, self.triggers
+        )
+        reason = "; ".join(sorted({r for _, r in converted.rejected}))
+        return pb.Ack(
+            batch_id=batch.batch_id,
+            stored=result.stored,
+            duplicates=result.duplicates,
+            rejected=len(converted.rejected),
+            reason=reason,
+        )
+
+
+def _refusal(code: str, message: str) -> pb.CollectorMessage:
+    return pb.CollectorMessage(refusal=pb.Refusal(code=code, message=message))

@@ -1,0 +1,127 @@
+"""Wire messages to store rows: validation and conversion, no I/O."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.store.interface import EventRow
+from lantern.v1 import lantern_pb2 as pb
+
+# String limits: anything longer is truncated, never stored whole (titles can be attacker-chosen).
+MAX_TITLE = 1024
+MAX_SHORT = 255
+MAX_SNIPPET = 256
+
+SOURCE_NAMES = {pb.SOURCE_TYPED: "typed", pb.SOURCE_TITLE: "title"}
+
+
+class InvalidEvent(ValueError):
+    """An event that cannot be stored; the reason names the field, never the content."""
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    rows: list[EventRow]
+    rejected: list[tuple[str, str]]  # (event_id as given, reason)
+
+
+def _ts(ts: Any) -> datetime:
+    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
+def event_row(event: pb.Event, device_id: str, received_at: datetime) -> EventRow:
+    """Validate one wire event and turn it into a store row."""
+    try:
+        event_id = str(uuid.UUID(event.event_id))
+    except ValueError:
+        raise InvalidEvent("event_id is not a UUID") from None
+    if event.seq <= 0:
+        raise InvalidEvent("seq must be positive")
+    if not event.HasField("observed_at"):
+        raise InvalidEvent("observed_at missing")
+    kind = event.WhichOneof("kind")
+    if kind is None:
+        raise InvalidEvent("event has no kind")
+    app = title = ""
+    detail: dict[str, Any]
+    if kind == "window_focus":
+        w = event.window_focus
+        app, title = w.app, w.title
+        detail = {
+            "process": _cut(w.process, MAX_SHORT),
+            "pid": w.pid,
+            "browser": _cut(w.browser, MAX_SHORT),
+            "page_title": _cut(w.page_title, MAX_TITLE),
+            "url": _cut(w.url, MAX_TITLE),
+            "private_window": w.private_window,
+        }
+    elif kind == "risk_match":
+        r = event.risk_match
+        if not 1 <= r.severity <= 5:
+            raise InvalidEvent("risk_match severity outside 1-5")
+        if not r.category or not r.rule:
+            raise InvalidEvent("risk_match without category or rule")
+        app, title = r.app, r.title
+        detail = {
+            "category": _cut(r.category, 32),
+            "severity": r.severity,
+            "rule": _cut(r.rule, 128),
+            "matched": _cut(r.matched, 128),
+            "snippet": _cut(r.snippet, MAX_SNIPPET),
+            "source": SOURCE_NAMES.get(r.source, "typed"),
+            "process": _cut(r.process, MAX_SHORT),
+            "lexicon_version": _cut(r.lexicon_version, 64),
+        }
+    elif kind == "circumvention":
+        c = event.circumvention
+        detail = {"kind": _cut(c.kind, 64), "detail": _cut(c.detail, MAX_TITLE)}
+    elif kind == "agent_state":
+        s = event.agent_state
+        detail = {
+            "capabilities": {
+                "windows": s.capabilities.windows,
+                "keyboard": s.capabilities.keyboard,
+                "browser": s.capabilities.browser,
+            },
+            "agent_version": _cut(s.agent_version, 32),
+            "lexicon_version": _cut(s.lexicon_version, 64),
+            "rss_bytes": s.rss_bytes,
+            "cpu_percent": round(s.cpu_percent, 2),
+            "platform": _cut(s.platform, 64),
+        }
+    else:  # gap
+        g = event.gap
+        detail = {
+            "reason": _cut(g.reason, 64),
+            "dropped": g.dropped,
+            "first_dropped_at": _ts(g.first_dropped_at).isoformat(),
+            "last_dropped_at": _ts(g.last_dropped_at).isoformat(),
+        }
+    return EventRow(
+        event_id=event_id,
+        device_id=device_id,
+        seq=event.seq,
+        kind=kind,
+        observed_at=_ts(event.observed_at),
+        received_at=received_at,
+        os_user=_cut(event.os_user, MAX_SHORT),
+        app=_cut(app, MAX_SHORT),
+        title=_cut(title, MAX_TITLE),
+        detail=detail,
+    )
+
+
+def convert_batch(batch: pb.EventBatch, device_id: str, received_at: datetime) -> Converted:
+    rows: list[EventRow] = []
+    rejected: list[tuple[str, str]] = []
+    for event in batch.events:
+        try:
+            rows.append(event_row(event, device_id, received_at))
+        except InvalidEvent as exc:
+            rejected.append((event.event_id[:64], str(exc)))
+    return Converted(rows, rejected)

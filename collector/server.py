@@ -1,0 +1,53 @@
+"""`lantern-collector serve`: gRPC ingest (grpc.aio) and the web app (uvicorn) in one event loop."""
+
+import asyncio
+import logging
+
+import grpc
+import uvicorn
+
+from collector.ingest.service import IngestService
+from collector.settings import Settings
+from collector.store import open_store
+from collector.triggers.engine import TriggerEngine
+from collector.web.app import create_app
+from lantern.detection import Engine
+from lantern.grpc_options import SERVER_OPTIONS
+from lantern.v1 import lantern_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+async def serve(settings: Settings) -> None:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.database_url)
+    triggers = TriggerEngine(Engine.load(), settings.alert_threshold)
+
+    grpc_server = grpc.aio.server(options=SERVER_OPTIONS)
+    pb_grpc.add_IngestServicer_to_server(IngestService(store, triggers, settings), grpc_server)
+    port = grpc_server.add_insecure_port(settings.grpc)
+    if port == 0:
+        raise SystemExit(f"cannot listen for gRPC on {settings.grpc}")
+    await grpc_server.start()
+
+    host, http_port = _split(settings.http)
+    web = uvicorn.Server(
+        uvicorn.Config(
+            create_app(store), host=host, port=http_port, log_config=None, access_log=False
+        )
+    )
+    log.info("collector listening: gRPC %s, web http://%s:%d", settings.grpc, host, http_port)
+    try:
+        await web.serve()  # returns on SIGINT/SIGTERM (uvicorn handles the signals)
+    finally:
+        await grpc_server.stop(grace=5)
+        store.close()
+
+
+def run(settings: Settings) -> None:
+    asyncio.run(serve(settings))

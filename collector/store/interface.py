@@ -1,0 +1,196 @@
+"""The storage interface every backend implements, and the records it speaks in.
+
+One interface, one contract test suite (tests/collector/store/) run against SQLite and PostgreSQL.
+"""
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class StoreError(Exception):
+    """Base class for storage errors callers are expected to handle."""
+
+
+class NotFound(StoreError):
+    """The record asked for does not exist."""
+
+
+class TokenRejected(StoreError):
+    """An enrolment or API token is unknown, expired, used up or revoked."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    email: str
+    role: str
+    password_hash: str
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRegistration:
+    instance_id: str
+    hostname: str
+    hardware_serial: str
+    os: str
+    os_version: str
+    agent_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    id: str
+    instance_id: str
+    hostname: str
+    hardware_serial: str
+    os: str
+    os_version: str
+    agent_version: str
+    group_name: str | None
+    enrolled_at: datetime
+    last_seen_at: datetime | None
+    last_event_at: datetime | None
+    last_seq: int
+    capabilities: dict[str, str]
+    spool_depth: int
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One event as the store keeps it; built by ingest from the wire message."""
+
+    event_id: str
+    device_id: str
+    seq: int
+    kind: str
+    observed_at: datetime
+    received_at: datetime
+    os_user: str
+    app: str
+    title: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCandidate:
+    """What a trigger wants raised; the store creates an alert or folds it into an open one."""
+
+    dedup_key: str
+    severity: int
+    category: str
+    rule: str
+    source: str
+    device_id: str
+    os_user: str
+    app: str
+    title: str
+    matched: str
+    snippet: str
+    event_id: str
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    count: int
+    status: str
+    severity: int
+    category: str
+    rule: str
+    source: str
+    device_id: str
+    hostname: str
+    os_user: str
+    app: str
+    title: str
+    matched: str
+    snippet: str
+    first_event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    stored: int
+    duplicates: int
+    alerts_raised: int
+    alerts_updated: int
+
+
+# Triggers run inside the ingest transaction so an alert is never lost between a commit and a crash.
+TriggerFn = Callable[[Sequence[EventRow]], list[AlertCandidate]]
+
+
+class Store(abc.ABC):
+    """Everything the collector keeps. Methods are synchronous; async callers use a thread."""
+
+    # --- users and credentials
+    @abc.abstractmethod
+    def add_user(self, email: str, role: str, password_hash: str) -> UserRecord: ...
+
+    @abc.abstractmethod
+    def user_by_email(self, email: str) -> UserRecord: ...
+
+    @abc.abstractmethod
+    def add_api_token(self, user_id: int, token_hash: str, expires_at: datetime | None) -> None: ...
+
+    @abc.abstractmethod
+    def user_for_api_token(self, token_hash: str, now: datetime) -> UserRecord:
+        """The user a bearer token belongs to; TokenRejected if unknown, expired or revoked."""
+
+    @abc.abstractmethod
+    def add_enrolment_token(
+        self, token_hash: str, group_name: str | None, uses: int | None, expires_at: datetime | None
+    ) -> None: ...
+
+    # --- devices
+    @abc.abstractmethod
+    def enrol_device(
+        self, token_hash: str, registration: DeviceRegistration, secret_hash: str, now: datetime
+    ) -> DeviceRecord:
+        """Consume one use of an enrolment token and register (or re-register) a device."""
+
+    @abc.abstractmethod
+    def authenticate_device(self, device_id: str, secret_hash: str) -> DeviceRecord:
+        """TokenRejected('unknown_device' | 'revoked') unless the device and secret match."""
+
+    @abc.abstractmethod
+    def record_heartbeat(
+        self,
+        device_id: str,
+        seen_at: datetime,
+        capabilities: dict[str, str] | None,
+        spool_depth: int | None,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def list_devices(self) -> list[DeviceRecord]: ...
+
+    @abc.abstractmethod
+    def count_devices(self) -> int: ...
+
+    # --- events and alerts
+    @abc.abstractmethod
+    def ingest(self, device_id: str, rows: Sequence[EventRow], triggers: TriggerFn) -> IngestResult:
+        """Store new events (a re-sent event id is stored once), run triggers on the new ones and
+        raise their alerts, all in one transaction. Returns only after the commit is durable."""
+
+    @abc.abstractmethod
+    def count_events(self, device_id: str | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def list_alerts(self, *, status: str | None = None, limit: int = 100) -> list[AlertRecord]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

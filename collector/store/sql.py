@@ -1,0 +1,447 @@
+"""The SQLAlchemy store: embedded SQLite by default, PostgreSQL for trusts that outgrow one box."""
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+
+from collector.store import models as m
+from collector.store.interface import (
+    AlertCandidate,
+    AlertRecord,
+    DeviceRecord,
+    DeviceRegistration,
+    EventRow,
+    IngestResult,
+    NotFound,
+    Store,
+    StoreError,
+    TokenRejected,
+    TriggerFn,
+    UserRecord,
+)
+from collector.store.migrate import upgrade_to_head
+
+# Repeats of one signal fold into the open alert for this long (issue 6 makes this a rule setting).
+DEDUP_WINDOW = timedelta(hours=1)
+# SQLite and PostgreSQL both cap bound parameters; chunk IN (...) lookups below that.
+_IN_CHUNK = 500
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # FULL: an acked batch survives power loss, not just a process crash.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def open_store(url: str) -> "SqlStore":
+    """Open (creating and migrating if needed) the database at a SQLAlchemy URL."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    upgrade_to_head(engine)
+    return SqlStore(engine)
+
+
+def _user(row: RowMapping) -> UserRecord:
+    return UserRecord(
+        id=row["id"],
+        email=row["email"],
+        role=row["role"],
+        password_hash=row["password_hash"],
+        disabled=bool(row["disabled"]),
+    )
+
+
+def _device(row: RowMapping) -> DeviceRecord:
+    return DeviceRecord(
+        id=row["id"],
+        instance_id=row["instance_id"],
+        hostname=row["hostname"],
+        hardware_serial=row["hardware_serial"],
+        os=row["os"],
+        os_version=row["os_version"],
+        agent_version=row["agent_version"],
+        group_name=row["group_name"],
+        enrolled_at=row["enrolled_at"],
+        last_seen_at=row["last_seen_at"],
+        last_event_at=row["last_event_at"],
+        last_seq=row["last_seq"],
+        capabilities=dict(row["capabilities"] or {}),
+        spool_depth=row["spool_depth"],
+        revoked=bool(row["revoked"]),
+    )
+
+
+class SqlStore(Store):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # SQLite has one writer; serialising here avoids busy-retry storms under load.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    def _begin(self) -> Any:
+        return self.engine.begin()
+
+    def _write(self) -> "_WriteTx":
+        return _WriteTx(self)
+
+    # --- users and credentials
+    def add_user(self, email: str, role: str, password_hash: str) -> UserRecord:
+        from collector.clock import utcnow
+
+        with self._write() as conn:
+            existing = conn.execute(select(m.users).where(m.users.c.email == email)).first()
+            if existing is not None:
+                raise StoreError(f"a user with email {email!r} already exists")
+            conn.execute(
+                insert(m.users).values(
+                    email=email,
+                    role=role,
+                    password_hash=password_hash,
+                    created_at=utcnow(),
+                    disabled=False,
+                )
+            )
+        return self.user_by_email(email)
+
+    def user_by_email(self, email: str) -> UserRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.users).where(m.users.c.email == email)).mappings().first()
+        if row is None:
+            raise NotFound(f"no user {email!r}")
+        return _user(row)
+
+    def add_api_token(self, user_id: int, token_hash: str, expires_at: datetime | None) -> None:
+        from collector.clock import utcnow
+
+        with self._write() as conn:
+            conn.execute(
+                insert(m.api_tokens).values(
+                    user_id=user_id,
+                    token_hash=token_hash,
+                    created_at=utcnow(),
+                    expires_at=expires_at,
+                    revoked=False,
+                )
+            )
+
+    def user_for_api_token(self, token_hash: str, now: datetime) -> UserRecord:
+        query = (
+            select(m.users, m.api_tokens.c.expires_at, m.api_tokens.c.revoked.label("tok_revoked"))
+            .join(m.api_tokens, m.api_tokens.c.user_id == m.users.c.id)
+            .where(m.api_tokens.c.token_hash == token_hash)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            raise TokenRejected("unknown token")
+        if row["tok_revoked"]:
+            raise TokenRejected("token revoked")
+        if row["expires_at"] is not None and row["expires_at"] <= now:
+            raise TokenRejected("token expired")
+        if row["disabled"]:
+            raise TokenRejected("user disabled")
+        return _user(row)
+
+    def add_enrolment_token(
+        self, token_hash: str, group_name: str | None, uses: int | None, expires_at: datetime | None
+    ) -> None:
+        from collector.clock import utcnow
+
+        with self._write() as conn:
+            conn.execute(
+                insert(m.enrolment_tokens).values(
+                    token_hash=token_hash,
+                    group_name=group_name,
+                    uses_left=uses,
+                    expires_at=expires_at,
+                    revoked=False,
+                    created_at=utcnow(),
+                )
+            )
+
+    # --- devices
+    def enrol_device(
+        self, token_hash: str, registration: DeviceRegistration, secret_hash: str, now: datetime
+    ) -> DeviceRecord:
+        t = m.enrolment_tokens
+        with self._write() as conn:
+            tok = conn.execute(select(t).where(t.c.token_hash == token_hash)).mappings().first()
+            if tok is None:
+                raise TokenRejected("unknown enrolment token")
+            if tok["revoked"]:
+                raise TokenRejected("enrolment token revoked")
+            if tok["expires_at"] is not None and tok["expires_at"] <= now:
+                raise TokenRejected("enrolment token expired")
+            if tok["uses_left"] is not None:
+                # Conditional decrement: two agents racing for the last use cannot both win.
+                res = conn.execute(
+                    update(t)
+                    .where(t.c.id == tok["id"], t.c.uses_left > 0)
+                    .values(uses_left=t.c.uses_left - 1)
+                )
+                if res.rowcount != 1:
+                    raise TokenRejected("enrolment token used up")
+            d = m.devices
+            values = {
+                "hostname": registration.hostname,
+                "hardware_serial": registration.hardware_serial,
+                "os": registration.os,
+                "os_version": registration.os_version,
+                "agent_version": registration.agent_version,
+                "group_name": tok["group_name"],
+                "secret_hash": secret_hash,
+                "revoked": False,
+            }
+            existing = conn.execute(
+                select(d.c.id).where(d.c.instance_id == registration.instance_id)
+            ).first()
+            if existing is not None:
+                # Re-enrolment of the same install (e.g. after a lost secret): same device, new secret.
+                device_id = existing[0]
+                conn.execute(update(d).where(d.c.id == device_id).values(**values))
+            else:
+                device_id = str(uuid4())
+                conn.execute(
+                    insert(d).values(
+                        id=device_id,
+                        instance_id=registration.instance_id,
+                        enrolled_at=now,
+                        last_seq=0,
+                        capabilities={},
+                        spool_depth=0,
+                        **values,
+                    )
+                )
+            row = conn.execute(select(d).where(d.c.id == device_id)).mappings().one()
+        return _device(row)
+
+    def authenticate_device(self, device_id: str, secret_hash: str) -> DeviceRecord:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(m.devices).where(m.devices.c.id == device_id))
+                .mappings()
+                .first()
+            )
+        if row is None or row["secret_hash"] != secret_hash:
+            raise TokenRejected("unknown_device")
+        if row["revoked"]:
+            raise TokenRejected("revoked")
+        return _device(row)
+
+    def record_heartbeat(
+        self,
+        device_id: str,
+        seen_at: datetime,
+        capabilities: dict[str, str] | None,
+        spool_depth: int | None,
+    ) -> None:
+        values: dict[str, Any] = {"last_seen_at": seen_at}
+        if capabilities is not None:
+            values["capabilities"] = capabilities
+        if spool_depth is not None:
+            values["spool_depth"] = spool_depth
+        with self._write() as conn:
+            conn.execute(update(m.devices).where(m.devices.c.id == device_id).values(**values))
+
+    def list_devices(self) -> list[DeviceRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(m.devices).order_by(m.devices.c.hostname)).mappings().all()
+        return [_device(r) for r in rows]
+
+    def count_devices(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(m.devices)).scalar_one())
+
+    # --- events and alerts
+    def ingest(self, device_id: str, rows: Sequence[EventRow], triggers: TriggerFn) -> IngestResult:
+        if not rows:
+            return IngestResult(0, 0, 0, 0)
+        # One batch may repeat an id (a confused agent); keep the first.
+        unique: dict[str, EventRow] = {}
+        for row in rows:
+            unique.setdefault(row.event_id, row)
+        e = m.events
+        with self._write() as conn:
+            held: set[str] = set()
+            ids = list(unique)
+            for i in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[i : i + _IN_CHUNK]
+                held.update(
+                    r[0] for r in conn.execute(select(e.c.event_id).where(e.c.event_id.in_(chunk)))
+                )
+            new_rows = [r for r in unique.values() if r.event_id not in held]
+            if new_rows:
+                conn.execute(
+                    insert(e),
+                    [
+                        {
+                            "event_id": r.event_id,
+                            "device_id": r.device_id,
+                            "seq": r.seq,
+                            "kind": r.kind,
+                            "observed_at": r.observed_at,
+                            "received_at": r.received_at,
+                            "os_user": r.os_user,
+                            "app": r.app,
+                            "title": r.title,
+                            "detail": r.detail,
+                        }
+                        for r in new_rows
+                    ],
+                )
+                latest = max(new_rows, key=lambda r: r.seq)
+                conn.execute(
+                    update(m.devices)
+                    .where(m.devices.c.id == device_id)
+                    .values(
+                        last_event_at=latest.received_at,
+                        last_seen_at=latest.received_at,
+                        last_seq=func.max(m.devices.c.last_seq, latest.seq)
+                        if self.engine.dialect.name == "sqlite"
+                        else func.greatest(m.devices.c.last_seq, latest.seq),
+                    )
+                )
+            raised = updated = 0
+            for candidate in triggers(new_rows) if new_rows else []:
+                if self._fold_into_open_alert(conn, candidate):
+                    updated += 1
+                else:
+                    self._insert_alert(conn, candidate)
+                    raised += 1
+        return IngestResult(
+            stored=len(new_rows),
+            duplicates=len(rows) - len(new_rows),
+            alerts_raised=raised,
+            alerts_updated=updated,
+        )
+
+    def _fold_into_open_alert(self, conn: Connection, c: AlertCandidate) -> bool:
+        a = m.alerts
+        open_alert = conn.execute(
+            select(a.c.id, a.c.severity)
+            .where(
+                a.c.dedup_key == c.dedup_key,
+                a.c.status != "closed",
+                a.c.last_seen_at >= c.observed_at - DEDUP_WINDOW,
+            )
+            .order_by(a.c.id.desc())
+            .limit(1)
+        ).first()
+        if open_alert is None:
+            return False
+        conn.execute(
+            update(a)
+            .where(a.c.id == open_alert[0])
+            .values(
+                count=a.c.count + 1,
+                last_seen_at=c.observed_at,
+                severity=max(open_alert[1], c.severity),
+            )
+        )
+        return True
+
+    def _insert_alert(self, conn: Connection, c: AlertCandidate) -> None:
+        conn.execute(
+            insert(m.alerts).values(
+                created_at=c.observed_at,
+                last_seen_at=c.observed_at,
+                count=1,
+                status="new",
+                severity=c.severity,
+                category=c.category,
+                rule=c.rule,
+                source=c.source,
+                device_id=c.device_id,
+                os_user=c.os_user,
+                app=c.app,
+                title=c.title,
+                matched=c.matched,
+                snippet=c.snippet,
+                first_event_id=c.event_id,
+                dedup_key=c.dedup_key,
+            )
+        )
+
+    def count_events(self, device_id: str | None = None) -> int:
+        query = select(func.count()).select_from(m.events)
+        if device_id is not None:
+            query = query.where(m.events.c.device_id == device_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def list_alerts(self, *, status: str | None = None, limit: int = 100) -> list[AlertRecord]:
+        a, d = m.alerts, m.devices
+        query = (
+            select(a, d.c.hostname)
+            .join(d, d.c.id == a.c.device_id)
+            .order_by(a.c.severity.desc(), a.c.created_at.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(a.c.status == status)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            AlertRecord(
+                id=r["id"],
+                created_at=r["created_at"],
+                last_seen_at=r["last_seen_at"],
+                count=r["count"],
+                status=r["status"],
+                severity=r["severity"],
+                category=r["category"],
+                rule=r["rule"],
+                source=r["source"],
+                device_id=r["device_id"],
+                hostname=r["hostname"],
+                os_user=r["os_user"],
+                app=r["app"],
+                title=r["title"],
+                matched=r["matched"],
+                snippet=r["snippet"],
+                first_event_id=r["first_event_id"],
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class _WriteTx:
+    """A write transaction, serialised on SQLite."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._cm: Any = None
+
+    def __enter__(self) -> Connection:
+        if self._store._write_lock is not None:
+            self._store._write_lock.acquire()
+        try:
+            self._cm = self._store.engine.begin()
+            return self._cm.__enter__()  # type: ignore[no-any-return]
+        except BaseException:
+            if self._store._write_lock is not None:
+                self._store._write_lock.release()
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._cm.__exit__(*exc)
+        finally:
+            if self._store._write_lock is not None:
+                self._store._write_lock.release()
