@@ -132,9 +132,9 @@ class Sender:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            for task in done:
-                if task is not stopper and (exc := task.exception()) is not None:
-                    raise exc
+            errors = [e for t in done if t is not stopper and (e := t.exception()) is not None]
+            if errors:
+                raise errors[0]
 
     async def _read(self, stream: Stream) -> None:
         while True:
@@ -151,6 +151,7 @@ class Sender:
             self._slot_free.set()
             if ack.retry:
                 self.spool.release(ack.batch_id)
+                self._wake.set()
                 if ack.max_batch_events:
                     self.config.batch_size = max(
                         1, min(self.config.batch_size, ack.max_batch_events)

@@ -1,0 +1,103 @@
+"""Fixtures shared by every test package: free ports and a real collector process."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+    """Run a console script from the venv and return stdout (raises with stderr on failure)."""
+    result = subprocess.run(
+        [str(BIN / args[0]), *args[1:]], input=stdin, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"{args[0]} {args[1:]} failed ({result.returncode}): {result.stderr}")
+    return result.stdout
+
+
+@dataclass
+class Collector:
+    var_dir: Path
+    grpc: str
+    http: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        return run_cli("lantern-collector", "--var-dir", str(self.var_dir), *args, stdin=stdin)
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(BIN / "lantern-collector"), "--var-dir", str(self.var_dir), "serve",
+             "--grpc", self.grpc, "--http", self.http],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"collector exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://{self.http}/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("collector did not become healthy in 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def enrolment_token(self, uses: int = 1) -> str:
+        return self.cli("tokens", "create", "--uses", str(uses), "--expires", "1h").strip().splitlines()[-1]
+
+    def api_token(self, role: str = "dsl") -> str:
+        email = f"{role}-{time.monotonic_ns()}@college.example"
+        self.cli("users", "add", "--email", email, "--role", role, "--password-stdin",
+                 stdin="correct horse battery staple\n")
+        return self.cli("api-token", "create", "--user", email).strip().splitlines()[-1]
+
+    def get(self, path: str, token: str) -> object:
+        import json
+
+        req = urllib.request.Request(
+            f"http://{self.http}{path}", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    """A real `lantern-collector serve` on loopback with its own SQLite database."""
+    c = Collector(
+        var_dir=tmp_path / "collector", grpc=f"127.0.0.1:{free_port()}",
+        http=f"127.0.0.1:{free_port()}", log_path=tmp_path / "collector.log",
+    )
+    c.start()
+    yield c
+    c.stop()
