@@ -1,0 +1,1 @@
+"""Samplers that observe the desktop: focused window, browser titles and typed text."""

@@ -1,0 +1,156 @@
+"""The small interface every platform backend (X11, Windows, macOS) implements.
+
+A backend answers two questions for the observers above it: *which window has focus and what is
+its title* (a :class:`WindowSource` pushing :class:`WindowInfo` on every change) and *can the
+keyboard be observed here* (:meth:`PlatformBackend.keyboard_status`). Key capture itself is done by
+pynput in :mod:`agent.observe.keyboard`, which is the same on every platform; only the checks that
+keep it from hanging or failing silently (X RECORD, macOS Input Monitoring) are per platform.
+
+Every status is a capability string as sent on the wire: ``"ok"`` or ``"unavailable: <why>"``.
+Backends never raise out of their threads and never block without a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+OK = "ok"
+
+
+def unavailable(reason: str) -> str:
+    """The capability string for a blind sampler; ``reason`` is short and human-readable."""
+    return f"unavailable: {reason}"
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    """The focused top-level window as the platform sees it.
+
+    ``handle`` identifies the window for as long as it exists (an X window id, an HWND, a
+    CGWindowID) and is what "focus changed" means. ``process`` is the executable name from psutil,
+    ``app_class`` the platform's application class (X11 ``WM_CLASS`` class, a bundle id) — both may
+    be empty when unknown. ``secure`` is set when the platform itself says input here is secret
+    (a password field, macOS Secure Event Input, a lock screen).
+    """
+
+    handle: int
+    title: str
+    pid: int | None = None
+    process: str = ""
+    app_class: str = ""
+    app_instance: str = ""
+    secure: bool = False
+
+
+#: Called by a :class:`WindowSource` from its own thread; ``None`` means nothing has focus.
+WindowCallback = Callable[[WindowInfo | None], None]
+
+
+class WindowSource(Protocol):
+    """Pushes the focused window to a callback whenever the window or its title changes."""
+
+    def start(self, on_change: WindowCallback) -> None:
+        """Start watching (non-blocking). Calls ``on_change`` once with the current window."""
+        ...
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop watching; returns within about ``timeout`` seconds even if the platform hangs."""
+        ...
+
+    def status(self) -> str:
+        """``"ok"`` while watching, else ``"unavailable: <why>"``."""
+        ...
+
+
+class PlatformBackend(Protocol):
+    """One desktop platform: window focus and the preconditions for keyboard capture."""
+
+    name: str
+
+    def window_source(self) -> WindowSource:
+        """A new, unstarted window source."""
+        ...
+
+    def windows_status(self) -> str:
+        """Whether window focus can be observed at all, checked without starting anything."""
+        ...
+
+    def keyboard_status(self) -> str:
+        """Whether pynput can observe the keyboard here, checked without starting a listener."""
+        ...
+
+    def prepare_keyboard(self) -> None:
+        """Make the process ready for ``import pynput.keyboard`` (e.g. set ``DISPLAY`` on X11)."""
+        ...
+
+
+class UnavailableBackend:
+    """A backend for a platform we cannot observe: every capability is unavailable, nothing runs."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def window_source(self) -> WindowSource:
+        return _NullWindowSource(self.reason)
+
+    def windows_status(self) -> str:
+        return unavailable(self.reason)
+
+    def keyboard_status(self) -> str:
+        return unavailable(self.reason)
+
+    def prepare_keyboard(self) -> None:
+        return None
+
+
+class _NullWindowSource:
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def start(self, on_change: WindowCallback) -> None:
+        return None
+
+    def stop(self, timeout: float = 2.0) -> None:
+        return None
+
+    def status(self) -> str:
+        return unavailable(self._reason)
+
+
+def is_wayland_session(env: dict[str, str] | None = None) -> bool:
+    """True in a Wayland session, where X11 sees only XWayland clients (a partial, misleading view)."""
+    env = dict(os.environ) if env is None else env
+    return env.get("XDG_SESSION_TYPE", "").lower() == "wayland" or (
+        bool(env.get("WAYLAND_DISPLAY")) and not env.get("LANTERN_ALLOW_XWAYLAND")
+    )
+
+
+def select_backend(display: str | None = None, *, platform: str | None = None) -> PlatformBackend:
+    """The backend for this machine. Never raises: an unsupported setup is an unavailable backend.
+
+    ``display`` overrides ``$DISPLAY`` on X11 (tests run their own Xvfb).
+    """
+    platform = platform or sys.platform
+    if platform.startswith("linux") or platform.startswith("freebsd"):
+        if display is None and is_wayland_session():
+            return UnavailableBackend("wayland", "Wayland session (X11 capture would be partial)")
+        name = display if display is not None else os.environ.get("DISPLAY", "")
+        if not name:
+            return UnavailableBackend("x11", "no DISPLAY (no graphical session)")
+        from agent.platform.x11 import X11Backend
+
+        return X11Backend(name)
+    if platform == "win32":
+        from agent.platform.windows import WindowsBackend
+
+        return WindowsBackend()
+    if platform == "darwin":
+        from agent.platform.macos import MacOSBackend
+
+        return MacOSBackend()
+    return UnavailableBackend(platform, f"unsupported platform {platform}")
