@@ -1,0 +1,156 @@
+"""The Ingest service over real gRPC on loopback: enrolment, acks after commit, dedup, bad input."""
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import grpc
+import pytest
+
+from collector.ingest.service import IngestService
+from collector.settings import Settings
+from collector.store import Store, open_store
+from collector.store.interface import AlertCandidate, EventRow
+from lantern.grpc_options import CLIENT_OPTIONS, SERVER_OPTIONS
+from lantern.ids import uuid7_str
+from lantern.v1 import lantern_pb2 as pb
+from lantern.v1 import lantern_pb2_grpc as pb_grpc
+
+
+def no_triggers(rows: Sequence[EventRow]) -> list[AlertCandidate]:
+    return []
+
+
+class Harness:
+    def __init__(self, store: Store, port: int) -> None:
+        self.store = store
+        self.address = f"127.0.0.1:{port}"
+
+    async def enrol(self, token: str, instance: str = "i1") -> pb.EnrolResponse:
+        async with grpc.aio.insecure_channel(self.address, options=CLIENT_OPTIONS) as ch:
+            return await pb_grpc.IngestStub(ch).Enrol(
+                pb.EnrolRequest(token=token, instance_id=instance, hostname="LAPTOP-1")
+            )
+
+    async def exchange(
+        self, messages: list[pb.AgentMessage], replies: int
+    ) -> list[pb.CollectorMessage]:
+        """Send messages on one Connect stream and collect the first `replies` answers."""
+        async with grpc.aio.insecure_channel(self.address, options=CLIENT_OPTIONS) as ch:
+            call = pb_grpc.IngestStub(ch).Connect()
+            for m in messages:
+                await call.write(m)
+            out = []
+            for _ in range(replies):
+                msg = await asyncio.wait_for(call.read(), 10)
+                if msg is grpc.aio.EOF:
+                    break
+                out.append(msg)
+            await call.done_writing()
+            return out
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.add_enrolment_token("t-hash-placeholder", None, None, None)
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    pb_grpc.add_IngestServicer_to_server(
+        IngestService(store, no_triggers, Settings(max_batch_events=50)), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield Harness(store, port)
+    await server.stop(None)
+    store.close()
+
+
+def enrolment_token(store: Store) -> str:
+    from collector.security.credentials import ENROLMENT_PREFIX, new_token, token_hash
+
+    token = new_token(ENROLMENT_PREFIX)
+    store.add_enrolment_token(token_hash(token), "Year 12", 3, None)
+    return token
+
+
+def focus_event(seq: int, event_id: str | None = None) -> pb.Event:
+    event = pb.Event(event_id=event_id or uuid7_str(), seq=seq, os_user="s1")
+    event.observed_at.GetCurrentTime()
+    event.window_focus.CopyFrom(pb.WindowFocus(app="xterm", title=f"window {seq}"))
+    return event
+
+
+def hello(resp: pb.EnrolResponse) -> pb.AgentMessage:
+    return pb.AgentMessage(hello=pb.Hello(device_id=resp.device_id, device_secret=resp.device_secret))
+
+
+def batch(batch_id: int, events: list[pb.Event]) -> pb.AgentMessage:
+    return pb.AgentMessage(batch=pb.EventBatch(batch_id=batch_id, events=events))
+
+
+async def test_enrol_then_stream_stores_events_and_acks(harness: Harness) -> None:
+    resp = await harness.enrol(enrolment_token(harness.store))
+    assert resp.device_id and resp.device_secret.startswith("ltd_")
+    events = [focus_event(i) for i in range(1, 11)]
+    replies = await harness.exchange([hello(resp), batch(1, events)], 2)
+    assert replies[0].WhichOneof("body") == "policy"
+    ack = replies[1].ack
+    assert (ack.batch_id, ack.stored, ack.duplicates, ack.rejected) == (1, 10, 0, 0)
+    assert harness.store.count_events(resp.device_id) == 10  # committed before the ack
+
+
+async def test_a_re_sent_batch_is_acked_but_stored_once(harness: Harness) -> None:
+    resp = await harness.enrol(enrolment_token(harness.store))
+    events = [focus_event(i) for i in range(1, 6)]
+    await harness.exchange([hello(resp), batch(1, events)], 2)
+    replies = await harness.exchange([hello(resp), batch(1, events)], 2)
+    assert replies[1].ack.duplicates == 5 and replies[1].ack.stored == 0
+    assert harness.store.count_events(resp.device_id) == 5
+
+
+async def test_malformed_events_are_rejected_with_a_reason_and_the_rest_kept(harness: Harness) -> None:
+    resp = await harness.enrol(enrolment_token(harness.store))
+    bad_id = focus_event(1, event_id="not-a-uuid")
+    no_kind = pb.Event(event_id=uuid7_str(), seq=2)
+    no_kind.observed_at.GetCurrentTime()
+    bad_match = pb.Event(event_id=uuid7_str(), seq=3)
+    bad_match.observed_at.GetCurrentTime()
+    bad_match.risk_match.CopyFrom(pb.RiskMatch(category="suicide", severity=9, rule="x"))
+    replies = await harness.exchange(
+        [hello(resp), batch(1, [bad_id, no_kind, bad_match, focus_event(4)])], 2
+    )
+    ack = replies[1].ack
+    assert (ack.stored, ack.rejected) == (1, 3)
+    assert "event_id is not a UUID" in ack.reason and "severity" in ack.reason
+
+
+async def test_an_oversized_batch_is_refused_whole_and_asked_again_smaller(harness: Harness) -> None:
+    resp = await harness.enrol(enrolment_token(harness.store))
+    replies = await harness.exchange(
+        [hello(resp), batch(1, [focus_event(i) for i in range(1, 61)])], 2
+    )
+    ack = replies[1].ack
+    assert ack.retry and ack.max_batch_events == 50 and ack.stored == 0
+    assert harness.store.count_events(resp.device_id) == 0
+
+
+@pytest.mark.parametrize("secret", ["wrong", ""])
+async def test_unknown_devices_are_refused(harness: Harness, secret: str) -> None:
+    resp = await harness.enrol(enrolment_token(harness.store))
+    forged = pb.EnrolResponse(device_id=resp.device_id, device_secret=secret)
+    replies = await harness.exchange([hello(forged), batch(1, [focus_event(1)])], 2)
+    assert replies[0].refusal.code == "unknown_device"
+    assert len(replies) == 1
+    assert harness.store.count_events() == 0
+
+
+async def test_a_stream_that_does_not_start_with_hello_is_refused(harness: Harness) -> None:
+    replies = await harness.exchange([batch(1, [focus_event(1)])], 2)
+    assert replies[0].refusal.code == "bad_hello"
+
+
+async def test_bad_enrolment_tokens_get_a_clear_error(harness: Harness) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await harness.enrol("lte_nonsense")
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "unknown enrolment token" in (err.value.details() or "")
