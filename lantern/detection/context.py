@@ -1,0 +1,131 @@
+"""Context that lowers, cancels or raises the severity of a hit.
+
+Cues are phrases from ``lexicon/context.yaml``. Each cue has a scope:
+
+* ``before``   – ends at most ``distance`` tokens before the hit, in the same sentence (negation,
+  intent: "I don't want to …", "I'm going to …");
+* ``sentence`` – anywhere in the hit's sentence, outside the hit (first person, time, method);
+* ``text``     – anywhere in the text, outside the hit (coursework, news, games, support sites);
+* ``overlap``  – overlaps the hit (idioms: "this homework is killing me", "dying to see");
+* ``quote``    – built in: the hit sits inside quotation marks (quoting, counter-speech).
+
+Which cues apply is chosen per entry (``lower`` / ``raise`` lists). Lowering cues add their
+(negative) effect, raising cues add at most +1 in total and only when nothing lowered the hit;
+``cancel`` sets severity to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ahocorasick
+
+from lantern.detection.lexicon import CANCEL, Cue, Entry, Lexicon, phrase_variants
+from lantern.detection.normalise import Normaliser
+
+QUOTE = "quote"
+QUOTE_EFFECT = -2
+MAX_RAISE = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CueSpan:
+    """A cue found in the text, as a token span [t0, t1)."""
+
+    name: str
+    t0: int
+    t1: int
+
+
+class ContextRules:
+    """Finds cues in normalised token lists and adjusts hit severity."""
+
+    def __init__(self, lex: Lexicon, norm: Normaliser) -> None:
+        self.cues: dict[str, Cue] = dict(lex.cues)
+        self.automaton = ahocorasick.Automaton()
+        keys: dict[str, set[str]] = {}
+        for cue in self.cues.values():
+            for p in cue.phrases:
+                n = norm.normalise(p)
+                if not n:
+                    continue
+                for v in phrase_variants(n, cue.inflect):
+                    keys.setdefault(v, set()).add(cue.name)
+        for k, names in keys.items():
+            self.automaton.add_word(" " + k + " ", (len(k) + 2, tuple(sorted(names))))
+        if keys:
+            self.automaton.make_automaton()
+        self._empty = not keys
+
+    def find(self, s: str, tok_of: list[int]) -> list[CueSpan]:
+        """Cue spans in normalised string ``s`` (``tok_of`` maps char offset → token index)."""
+        if self._empty:
+            return []
+        padded = " " + s + " "
+        out: list[CueSpan] = []
+        for end, (klen, names) in self.automaton.iter(padded):
+            # padded[start] is the space before the cue; its first char is s[start]
+            start = end - klen + 1
+            c0 = start
+            c1 = end - 2  # last char of the cue in s
+            t0 = tok_of[c0]
+            t1 = tok_of[c1] + 1
+            out.extend(CueSpan(n, t0, t1) for n in names)
+        return out
+
+    def adjust(
+        self,
+        entry: Entry,
+        base: int,
+        t0: int,
+        t1: int,
+        neg_t0: int,
+        sent: tuple[int, int],
+        cues: list[CueSpan],
+        quoted: bool,
+    ) -> tuple[int, tuple[str, ...]]:
+        """Severity after context and the names of the cues that changed it."""
+        lowered = 0
+        raised = 0
+        reasons: list[str] = []
+        raisers: list[str] = []
+        cancel = False
+        for name in sorted({c.name for c in cues if self._applies(c, t0, t1, neg_t0, sent)}):
+            cue = self.cues[name]
+            if cue.effect < 0 and name in entry.lower:
+                if cue.effect == CANCEL:
+                    cancel = True
+                else:
+                    lowered += cue.effect
+                reasons.append(name)
+            elif cue.effect > 0 and name in entry.raise_:
+                raised += cue.effect
+                raisers.append(name)
+        if quoted and QUOTE in entry.lower:
+            lowered += QUOTE_EFFECT
+            reasons.append(QUOTE)
+        if cancel:
+            return 0, tuple(reasons)
+        if not lowered:
+            reasons.extend(raisers)
+        # a lowered hit is not raised again ("I don't want to kill myself")
+        sev = base + lowered if lowered else base + min(raised, MAX_RAISE)
+        return max(1, min(5, sev)), tuple(reasons)
+
+    def _applies(
+        self, c: CueSpan, t0: int, t1: int, neg_t0: int, sent: tuple[int, int]
+    ) -> bool:
+        cue = self.cues[c.name]
+        overlaps = c.t0 < t1 and t0 < c.t1
+        if cue.scope == "overlap":
+            return overlaps
+        if overlaps:
+            return False
+        if cue.scope == "text":
+            return True
+        in_sentence = sent[0] <= c.t0 and c.t1 <= sent[1]
+        if cue.scope == "sentence":
+            return in_sentence
+        if cue.scope == "before":
+            return in_sentence and c.t1 <= neg_t0 and neg_t0 - c.t1 <= cue.distance
+        return False

@@ -1,0 +1,287 @@
+"""The detection engine: lexicon + normaliser + matcher + context, batch and incremental."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lantern.detection.context import ContextRules
+from lantern.detection.fuzzy import FuzzyIndex
+from lantern.detection.hit import Hit, bounded_matched, bounded_snippet
+from lantern.detection.lexicon import MAX_GAP, Entry, Lexicon, load_lexicon, vocabulary
+from lantern.detection.match import AtomMatch, Matcher, _token_index, token_starts
+from lantern.detection.normalise import Normaliser
+
+if TYPE_CHECKING:
+    from lantern.detection.incremental import IncrementalScanner
+
+SENTENCE = "."
+QUOTE_TOKEN = '"'
+
+
+class Engine:
+    """Scans text against the risk lexicon. Build with :meth:`load`."""
+
+    def __init__(self, lex: Lexicon) -> None:
+        self.lexicon = lex
+        self.version: str = lex.version
+        self.entries: list[Entry] = lex.entries
+        self.normaliser = Normaliser(vocabulary(lex))
+        glue = frozenset(self.normaliser.normalise(g) for g in lex.sets.get("_glue", ()))
+        known = _known_words()
+        self.known: frozenset[str] = known
+        self.matcher = Matcher(lex, self.normaliser, glue)
+        self.context = ContextRules(lex, self.normaliser)
+        self.fuzzy = FuzzyIndex(lex, self.normaliser, known)
+        self.fuzzy.bind(self.matcher)
+        self.load_seconds = 0.0
+
+    @classmethod
+    def load(
+        cls,
+        lexicon_dir: Path | None = None,
+        *,
+        categories: Iterable[str] | None = None,
+        languages: Iterable[str] | None = None,
+    ) -> Engine:
+        """Load a lexicon directory (default: the packaged lexicon) and compile it."""
+        t = time.perf_counter()
+        engine = cls(load_lexicon(lexicon_dir, categories=categories, languages=languages))
+        engine.load_seconds = time.perf_counter() - t
+        return engine
+
+    def incremental(self) -> IncrementalScanner:
+        """A scanner for one typed-text buffer (one per window)."""
+        from lantern.detection.incremental import IncrementalScanner
+
+        return IncrementalScanner(self)
+
+    # -- batch ----------------------------------------------------------------------------------
+    def scan(self, text: str, source: str = "typed", *, include_cancelled: bool = False) -> list[Hit]:
+        """All hits in ``text`` (a title, a buffer, a document), ordered by position.
+
+        Hits cancelled by context (severity 0) are dropped unless ``include_cancelled``.
+        """
+        if not text or not self.matcher.any_candidate(self.normaliser.normalise(text)):
+            return []
+        return self.analyse(text, source, include_cancelled=include_cancelled)
+
+    def analyse(
+        self,
+        text: str,
+        source: str = "typed",
+        *,
+        include_cancelled: bool = False,
+        boundary_end: bool = True,
+    ) -> list[Hit]:
+        """Full analysis without the fast screen (``scan`` calls this when the screen fires).
+
+        With ``boundary_end=False`` the last token is treated as still being typed: hits that end
+        on it are not reported (the incremental scanner uses this).
+        """
+        s, off = self.normaliser.normalise_mapped(text)
+        if not s:
+            return []
+        starts = token_starts(s)
+        tokens = s.split(" ")
+        tok_of = _token_index(starts, len(s))
+        matches = self.matcher.find(s, starts, self.known)
+        if not matches:
+            return []
+        sent_id, sent_bounds = _sentences(tokens)
+        fuzzy = self.fuzzy.find(tokens, starts, matches, sent_id)
+        if fuzzy:
+            matches = matches + fuzzy
+        raw = self._assemble(matches, sent_id)
+        if not raw:
+            return []
+        words = sum(1 for t in tokens if t not in (SENTENCE, QUOTE_TOKEN))
+        cues = self.context.find(s, tok_of)
+        quotes = _quote_parity(tokens)
+        last_tok = len(tokens) - 1
+        hits: list[tuple[Hit, int, int]] = []
+        for ei, t0, t1, c0, c1, neg_t0, nwords in raw:
+            e = self.entries[ei]
+            if source not in e.applies_to:
+                continue
+            if words == 1 and nwords == 1 and not e.standalone:
+                continue
+            if not boundary_end and t1 - 1 == last_tok:
+                continue
+            sev, reasons = self.context.adjust(
+                e, e.severity, t0, t1, neg_t0, sent_bounds[sent_id[t0]], cues, quotes[t0]
+            )
+            if sev == 0 and not include_cancelled:
+                continue
+            start = off[c0]
+            end = off[c1 - 1] + 1
+            hit = Hit(
+                category=e.category,
+                severity=sev,
+                rule=e.id,
+                matched=bounded_matched(text, start, end),
+                snippet=bounded_snippet(text, start, end),
+                start=start,
+                end=end,
+                source=source,
+                base_severity=e.severity,
+                reasons=reasons,
+            )
+            hits.append((hit, t0, t1))
+        return _resolve_overlaps(hits)
+
+    def _assemble(
+        self, matches: list[AtomMatch], sent_id: list[int]
+    ) -> list[tuple[int, int, int, int, int, int, int]]:
+        """Turn atom matches into entry candidates: (entry, t0, t1, c0, c1, neg_t0, words)."""
+        out: list[tuple[int, int, int, int, int, int, int]] = []
+        gapped: dict[tuple[int, int], list[AtomMatch]] = {}
+        by_set: dict[str, list[AtomMatch]] = {}
+        for m in matches:
+            a = m.atom
+            if a.entry >= 0:
+                if a.nseg == 1:
+                    out.append((a.entry, m.t0, m.t1, m.c0, m.c1, m.t0, a.words))
+                else:
+                    gapped.setdefault((a.entry, a.phrase), []).append(m)
+            else:
+                by_set.setdefault(a.set_name, []).append(m)
+        for (ei, _pi), ms in gapped.items():
+            out.extend(_chain(ei, ms, sent_id))
+        if by_set:
+            for ei, e in enumerate(self.entries):
+                if e.all_of and all(n in by_set for n in e.all_of):
+                    c = _combine(ei, e, by_set, sent_id)
+                    if c is not None:
+                        out.append(c)
+        return out
+
+
+def _chain(
+    ei: int, ms: list[AtomMatch], sent_id: list[int]
+) -> list[tuple[int, int, int, int, int, int, int]]:
+    nseg = ms[0].atom.nseg
+    segs: list[list[AtomMatch]] = [[] for _ in range(nseg)]
+    for m in ms:
+        segs[m.atom.seg].append(m)
+    out: list[tuple[int, int, int, int, int, int, int]] = []
+    for first in segs[0]:
+        cur = first
+        ok = True
+        for k in range(1, nseg):
+            nxt = [
+                m
+                for m in segs[k]
+                if cur.t1 <= m.t0 <= cur.t1 + MAX_GAP and sent_id[m.t0] == sent_id[first.t0]
+            ]
+            if not nxt:
+                ok = False
+                break
+            cur = min(nxt, key=lambda m: m.t0)
+        if ok:
+            out.append((ei, first.t0, cur.t1, first.c0, cur.c1, first.t0, nseg))
+    return out
+
+
+def _combine(
+    ei: int, e: Entry, by_set: dict[str, list[AtomMatch]], sent_id: list[int]
+) -> tuple[int, int, int, int, int, int, int] | None:
+    """Best co-occurrence of one match from each set in one sentence within the window."""
+    best: tuple[int, int, int, int, int, int, int] | None = None
+    best_span = 1 << 30
+    names = e.all_of
+    for anchor in by_set[names[0]]:
+        sid = sent_id[anchor.t0]
+        parts = [anchor]
+        for n in names[1:]:
+            cands = [
+                m
+                for m in by_set[n]
+                if sent_id[m.t0] == sid
+                and all(m.t1 <= p.t0 or p.t1 <= m.t0 for p in parts)
+            ]
+            if not cands:
+                parts = []
+                break
+            parts.append(min(cands, key=lambda m: abs(m.t0 - anchor.t0)))
+        if not parts:
+            continue
+        t0 = min(p.t0 for p in parts)
+        t1 = max(p.t1 for p in parts)
+        if t1 - t0 > e.window:
+            continue
+        nfuzzy = sum(p.fuzzy for p in parts)
+        if nfuzzy > 1 or (nfuzzy and len(parts) == 1):
+            continue
+        if t1 - t0 < best_span:
+            best_span = t1 - t0
+            c0 = min(p.c0 for p in parts)
+            c1 = max(p.c1 for p in parts)
+            neg = parts[e.negation_part].t0
+            best = (ei, t0, t1, c0, c1, neg, len(parts))
+    return best
+
+
+def _sentences(tokens: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+    sent_id: list[int] = []
+    bounds: list[tuple[int, int]] = []
+    sid = 0
+    start = 0
+    for i, t in enumerate(tokens):
+        sent_id.append(sid)
+        if t == SENTENCE:
+            bounds.append((start, i + 1))
+            sid += 1
+            start = i + 1
+    bounds.append((start, len(tokens)))
+    return sent_id, bounds
+
+
+def _quote_parity(tokens: list[str]) -> list[bool]:
+    """For each token: is it inside quotation marks (an odd number of quote tokens before it)?"""
+    inside = False
+    out: list[bool] = []
+    total = tokens.count(QUOTE_TOKEN)
+    for t in tokens:
+        if t == QUOTE_TOKEN:
+            inside = not inside
+        out.append(inside and total >= 2)
+    return out
+
+
+def _resolve_overlaps(hits: list[tuple[Hit, int, int]]) -> list[Hit]:
+    """Merge overlapping hits of one rule; drop a hit inside the span of a stronger one."""
+    hits = sorted(hits, key=lambda h: (h[0].rule, h[1]))
+    merged: list[tuple[Hit, int, int]] = []
+    for h, t0, t1 in hits:
+        if merged and merged[-1][0].rule == h.rule and t0 < merged[-1][2]:
+            p, p0, p1 = merged[-1]
+            best = h if h.severity > p.severity else p
+            merged[-1] = (best, min(p0, t0), max(p1, t1))
+            continue
+        merged.append((h, t0, t1))
+    order = sorted(merged, key=lambda h: (-h[0].base_severity, -(h[2] - h[1]), h[1]))
+    kept: list[tuple[Hit, int, int]] = []
+    for h, t0, t1 in order:
+        if any(
+            k0 <= t0 and t1 <= k1 and (k1 - k0 > t1 - t0 or k.category == h.category)
+            for k, k0, k1 in kept
+        ):
+            continue
+        kept.append((h, t0, t1))
+    kept.sort(key=lambda h: (h[0].start, h[0].rule))
+    return [h for h, _, _ in kept]
+
+
+def _known_words() -> frozenset[str]:
+    """Ordinary words that contain lexicon atoms or sit one edit away from them (never split or
+    fuzzy-matched): derived from a dictionary by ``bench/detection/build_known.py``."""
+    f = resources.files("lantern.detection.lexicon").joinpath("known_words.txt")
+    try:
+        text = f.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(w for w in text.split() if not w.startswith("#"))

@@ -1,0 +1,324 @@
+"""The risk lexicon: reviewed YAML data, one file per category, loaded into plain records.
+
+File layout (``lantern/detection/lexicon/<category>.yaml``)::
+
+    category: suicide
+    defaults:                       # any entry field; entries override
+      severity: 4
+      applies_to: [typed, title]
+      language: en
+      lower: [negation, coursework, news, quote, counter, idiom, support]
+      raise: [first_person, intent, plan, time]
+      added_by: lantern-detection
+      review_date: 2027-06-30
+    sets:                           # named phrase sets that composite entries combine
+      hostile: [hate, despise]
+    entries:
+      - id: suicide.kms             # stable rule id, <category>.<name>
+        phrases: [kill myself, kms] # phrase and variants; "~" allows a gap of up to 3 words
+        severity: 4
+        reason: why this is here    # provenance: added_by, reason, review_date
+      - id: discrimination.hate_identity
+        all_of: [identity, hostile] # composite: one phrase of each set in one sentence
+        window: 12                  # ... within this many tokens
+
+``context.yaml`` holds the context cues (negation, coursework, first person …) and ``sites.yaml``-style
+entries may list ``sites:`` (domains or site names, matched in titles). Phrases are normalised with
+the same :class:`~lantern.detection.normalise.Normaliser` as text, and inflected (kill → kills,
+killed, killing, killer) unless ``inflect: false``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lantern.detection.normalise import Normaliser, squeeze
+
+CATEGORIES = (
+    "illegal",
+    "bullying",
+    "cse",
+    "discrimination",
+    "drugs",
+    "extremism",
+    "gambling",
+    "pornography",
+    "self_harm",
+    "suicide",
+    "violence",
+    "offensive",
+)
+SOURCES = ("typed", "title")
+CONTEXT_FILE = "context.yaml"
+GAP = "~"
+MAX_GAP = 3
+
+# words never inflected (pronouns, determiners, prepositions, auxiliaries)
+_NO_INFLECT_WORDS = """i me my myself mine you your yourself yourselves u ur he him his himself she her herself it
+    its itself we us our ourselves they them their themselves this that these those the a an and or
+    but if of to in on at by for from with without into onto over under up down out off about all
+    any some no not never dont cant wont is are was were be been being am do does did have has had
+    will would shall should can could may might must so too very just how what when where why who
+    which whom im ive id ill youre theyre were isnt arent wasnt werent gonna wanna gotta"""
+NO_INFLECT = frozenset(_NO_INFLECT_WORDS.split())
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LexiconError(ValueError):
+    """A lexicon file is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One reviewed lexicon entry (a rule)."""
+
+    id: str
+    category: str
+    severity: int
+    applies_to: frozenset[str]
+    language: str
+    phrases: tuple[str, ...] = ()
+    all_of: tuple[str, ...] = ()
+    window: int = 12
+    lower: frozenset[str] = frozenset()
+    raise_: frozenset[str] = frozenset()
+    inflect: bool = True
+    added_by: str = ""
+    reason: str = ""
+    review_date: str = ""
+    # composite entries: the part whose preceding words are checked for negation (default: last)
+    negation_part: int = -1
+    # a one-word phrase alone in a text (a lookup, a one-word title) has no context to judge it:
+    # it only hits when the entry is marked standalone (unambiguous slang such as "kms")
+    standalone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A context cue: phrases whose presence near a hit lowers, cancels or raises its severity."""
+
+    name: str
+    phrases: tuple[str, ...]
+    scope: str  # "before" (within `distance` tokens before the hit), "sentence", "text", "overlap"
+    effect: int  # negative lowers, positive raises; CANCEL cancels
+    distance: int = 4
+    inflect: bool = False
+
+
+CANCEL = -99
+
+
+@dataclass(slots=True)
+class Lexicon:
+    """All entries, phrase sets and cues, plus a version string (hash of the source files)."""
+
+    entries: list[Entry] = field(default_factory=list)
+    sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    set_inflect: dict[str, bool] = field(default_factory=dict)
+    cues: dict[str, Cue] = field(default_factory=dict)
+    version: str = ""
+
+
+def default_dir() -> Path:
+    """The lexicon shipped in the package."""
+    return Path(str(resources.files("lantern.detection.lexicon")))
+
+
+def load_lexicon(
+    lexicon_dir: Path | None = None,
+    *,
+    categories: Iterable[str] | None = None,
+    languages: Iterable[str] | None = None,
+) -> Lexicon:
+    """Read every ``*.yaml`` file in ``lexicon_dir``; optionally keep only some categories/languages."""
+    d = Path(lexicon_dir) if lexicon_dir is not None else default_dir()
+    cats = frozenset(categories) if categories is not None else None
+    langs = frozenset(languages) if languages is not None else None
+    lex = Lexicon()
+    digest = hashlib.sha256()
+    files = sorted(d.glob("*.yaml"))
+    if not files:
+        raise LexiconError(f"no lexicon files in {d}")
+    for path in files:
+        raw = path.read_bytes()
+        digest.update(path.name.encode() + b"\0" + raw)
+        doc = yaml.load(raw, Loader=_Loader) or {}
+        if not isinstance(doc, dict):
+            raise LexiconError(f"{path.name}: not a mapping")
+        if path.name == CONTEXT_FILE:
+            _load_cues(doc, lex, path.name)
+            continue
+        _load_category(doc, lex, path.name, cats, langs)
+    lex.version = digest.hexdigest()[:16]
+    for e in lex.entries:
+        for s in e.all_of:
+            if s not in lex.sets:
+                raise LexiconError(f"{e.id}: unknown set {s!r}")
+    return lex
+
+
+def _load_cues(doc: dict[str, Any], lex: Lexicon, name: str) -> None:
+    for cname, spec in (doc.get("cues") or {}).items():
+        effect = spec.get("effect", -2)
+        lex.cues[cname] = Cue(
+            name=cname,
+            phrases=tuple(str(p) for p in spec.get("phrases", ())),
+            scope=str(spec.get("scope", "sentence")),
+            effect=CANCEL if effect == "cancel" else int(effect),
+            distance=int(spec.get("distance", 4)),
+            inflect=bool(spec.get("inflect", False)),
+        )
+    for sname, spec in (doc.get("sets") or {}).items():
+        _add_set(lex, sname, spec, name)
+
+
+def _add_set(lex: Lexicon, sname: str, spec: Any, fname: str) -> None:
+    if isinstance(spec, dict):
+        phrases = spec.get("phrases") or []
+        inflect = bool(spec.get("inflect", True))
+    else:
+        phrases, inflect = spec or [], True
+    if sname in lex.sets:
+        raise LexiconError(f"{fname}: set {sname!r} defined twice")
+    lex.sets[sname] = tuple(str(p) for p in phrases)
+    lex.set_inflect[sname] = inflect
+
+
+def _load_category(
+    doc: dict[str, Any],
+    lex: Lexicon,
+    fname: str,
+    cats: frozenset[str] | None,
+    langs: frozenset[str] | None,
+) -> None:
+    category = doc.get("category")
+    if category not in CATEGORIES:
+        raise LexiconError(f"{fname}: unknown category {category!r}")
+    defaults = doc.get("defaults") or {}
+    for sname, spec in (doc.get("sets") or {}).items():
+        _add_set(lex, sname, spec, fname)
+    if cats is not None and category not in cats:
+        return
+    seen = {e.id for e in lex.entries}
+    for item in doc.get("entries") or []:
+        spec = {**defaults, **item}
+        eid = spec.get("id")
+        if not eid or not str(eid).startswith(category + "."):
+            raise LexiconError(f"{fname}: entry id {eid!r} must start with {category}.")
+        if eid in seen:
+            raise LexiconError(f"{fname}: duplicate id {eid}")
+        seen.add(eid)
+        language = str(spec.get("language", "en"))
+        if langs is not None and language not in langs:
+            continue
+        phrases = [str(p) for p in spec.get("phrases") or []]
+        for site in spec.get("sites") or []:
+            phrases.append(site_phrase(str(site)))
+        all_of = tuple(spec.get("all_of") or ())
+        if not phrases and not all_of:
+            raise LexiconError(f"{fname}: {eid} has neither phrases nor all_of")
+        severity = int(spec.get("severity", 0))
+        if not 1 <= severity <= 5:
+            raise LexiconError(f"{fname}: {eid} severity {severity} not in 1..5")
+        applies = frozenset(spec.get("applies_to") or SOURCES)
+        if not applies <= set(SOURCES):
+            raise LexiconError(f"{fname}: {eid} applies_to {sorted(applies)}")
+        for key in ("added_by", "reason", "review_date"):
+            if not spec.get(key):
+                raise LexiconError(f"{fname}: {eid} lacks provenance field {key}")
+        lex.entries.append(
+            Entry(
+                id=str(eid),
+                category=str(category),
+                severity=severity,
+                applies_to=applies,
+                language=language,
+                phrases=tuple(phrases),
+                all_of=all_of,
+                window=int(spec.get("window", 12)),
+                lower=frozenset(spec.get("lower") or ()),
+                raise_=frozenset(spec.get("raise") or ()),
+                inflect=bool(spec.get("inflect", True)),
+                added_by=str(spec["added_by"]),
+                reason=str(spec["reason"]),
+                review_date=str(spec["review_date"]),
+                negation_part=int(spec.get("negation_part", -1)),
+                standalone=bool(spec.get("standalone", False)),
+            )
+        )
+
+
+def site_phrase(site: str) -> str:
+    """``www.bet365.com`` → ``bet365``; a site name (``Talk to Frank``) is kept as a phrase."""
+    s = site.strip().lower()
+    if " " in s or "." not in s:
+        return s
+    host = s.split("/", 1)[0]
+    labels = [x for x in host.split(".") if x and x != "www"]
+    # drop the public suffix (com, co.uk, org.uk, net …): keep the registrable label
+    while len(labels) > 1 and (len(labels[-1]) <= 3 or labels[-1] in {"info", "online"}):
+        labels.pop()
+    return " ".join(labels)
+
+
+def inflections(word: str) -> list[str]:
+    """Regular inflections of a (normalised, squeezed) word; the word itself first."""
+    if len(word) < 3 or word in NO_INFLECT or not any(c in "aeiouy" for c in word):
+        return [word]
+    if not word.isascii() or not word.isalpha():
+        return [word]
+    forms = [word, word + "s", word + "es", word + "ed", word + "d", word + "ing", word + "in",
+             word + "er", word + "ers"]
+    if word.endswith("e"):
+        forms += [word[:-1] + "ing", word[:-1] + "in"]
+    if word.endswith("y"):
+        forms += [word[:-1] + "ies", word[:-1] + "ied"]
+    out: list[str] = []
+    for f in forms:
+        f = squeeze(f)
+        if f not in out:
+            out.append(f)
+    return out
+
+
+def phrase_variants(phrase_norm: str, inflect: bool, cap: int = 48) -> list[str]:
+    """Inflected variants of a normalised phrase (first and last content word), base first."""
+    words = phrase_norm.split(" ")
+    if not inflect:
+        return [phrase_norm]
+    content = [i for i, w in enumerate(words) if w not in NO_INFLECT and len(w) >= 3]
+    pick = sorted({content[0], content[-1]}) if content else []
+    options = [inflections(words[i]) if i in pick else [words[i]] for i in range(len(words))]
+    out: list[str] = []
+    for combo in itertools.islice(itertools.product(*options), cap):
+        out.append(" ".join(combo))
+    return out
+
+
+def iter_phrases(lex: Lexicon) -> Iterator[str]:
+    """Every raw phrase in the lexicon (entries, sets, cues)."""
+    for e in lex.entries:
+        yield from e.phrases
+    for ps in lex.sets.values():
+        yield from ps
+    for c in lex.cues.values():
+        yield from c.phrases
+
+
+def vocabulary(lex: Lexicon) -> frozenset[str]:
+    """Words of the lexicon (normalised without a vocabulary) used to resolve leet and masks."""
+    plain = Normaliser()
+    words: set[str] = set()
+    for p in iter_phrases(lex):
+        for w in plain.normalise(p.replace(GAP, " ")).split(" "):
+            if w.isalpha():
+                words.update(inflections(w))
+    return frozenset(words)

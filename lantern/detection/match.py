@@ -1,0 +1,177 @@
+"""Multi-pattern matching over normalised text: one Aho-Corasick automaton, word boundaries.
+
+Every lexicon phrase (and its inflections) is an *atom*. A phrase with gaps (``want to ~ die``) is
+split into segments that must follow one another with at most ``MAX_GAP`` tokens between them.
+Phrases of several words are also stored without spaces (``killmyself``) so missing spaces match.
+
+A raw automaton hit only counts when it starts and ends on token boundaries (no Scunthorpe,
+Penistone or Essex problem). A hit inside a longer token counts only when the whole token can be
+split into lexicon atoms and a few glue words (``ihate``, ``muslimsare``) and the token is not a
+known word (``therapist`` is not ``the rapist``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ahocorasick
+
+from lantern.detection.lexicon import GAP, Lexicon, phrase_variants
+from lantern.detection.normalise import Normaliser
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """What one phrase stands for: a segment of an entry's phrase, or a member of a named set."""
+
+    entry: int  # index into Lexicon.entries, or -1 for a set member
+    set_name: str  # set name for set members, "" for entry phrases
+    seg: int  # segment number within a gapped phrase
+    nseg: int  # number of segments of that phrase
+    phrase: int  # phrase number within the entry (segments of one phrase share it)
+    words: int  # words in the stored (spaced) phrase
+
+
+@dataclass(frozen=True, slots=True)
+class AtomMatch:
+    """An atom found in a normalised string: token span [t0, t1) and char span [c0, c1)."""
+
+    atom: Atom
+    t0: int
+    t1: int
+    c0: int
+    c1: int
+    fuzzy: bool = False
+
+
+class Matcher:
+    """Compiled automaton for a lexicon."""
+
+    def __init__(self, lex: Lexicon, norm: Normaliser, glue: frozenset[str] = frozenset()) -> None:
+        self.atoms: list[Atom] = []
+        self.glue = glue
+        keys: dict[str, set[int]] = {}
+        # (entry, phrase) -> atom ids of its segments, used to assemble gapped phrases
+        for ei, e in enumerate(lex.entries):
+            for pi, phrase in enumerate(e.phrases):
+                segs = [s.strip() for s in phrase.split(GAP)]
+                for si, seg in enumerate(segs):
+                    n = norm.normalise(seg)
+                    if not n:
+                        continue
+                    atom = Atom(ei, "", si, len(segs), pi, n.count(" ") + 1)
+                    self._add(keys, atom, n, e.inflect)
+        for name, phrases in lex.sets.items():
+            for phrase in phrases:
+                n = norm.normalise(phrase)
+                if n:
+                    atom = Atom(-1, name, 0, 1, 0, n.count(" ") + 1)
+                    self._add(keys, atom, n, lex.set_inflect.get(name, True))
+        self.automaton = ahocorasick.Automaton()
+        for k, ids in keys.items():
+            self.automaton.add_word(k, (len(k), tuple(sorted(ids))))
+        self.automaton.make_automaton()
+        self.keys = len(keys)
+
+    def _add(self, keys: dict[str, set[int]], atom: Atom, n: str, inflect: bool) -> None:
+        aid = len(self.atoms)
+        self.atoms.append(atom)
+        for v in phrase_variants(n, inflect):
+            keys.setdefault(v, set()).add(aid)
+            if " " in v:
+                joined = v.replace(" ", "")
+                if len(joined) >= 6:
+                    keys.setdefault(joined, set()).add(aid)
+
+    def any_candidate(self, s: str) -> bool:
+        """Fast screen: does any atom occur on token boundaries (or inside a long token)?"""
+        n = len(s)
+        for end, (klen, _ids) in self.automaton.iter(s):
+            start = end - klen + 1
+            if (start == 0 or s[start - 1] == " ") and (end + 1 == n or s[end + 1] == " "):
+                return True
+            if self.glue:
+                return True
+        return False
+
+    def find(self, s: str, starts: list[int], known: frozenset[str]) -> list[AtomMatch]:
+        """All atom matches in normalised ``s`` whose tokens start at char offsets ``starts``."""
+        n = len(s)
+        out: list[AtomMatch] = []
+        inner: dict[int, list[tuple[int, int, tuple[int, ...]]]] = {}
+        tok_of = _token_index(starts, n)
+        for end, (klen, ids) in self.automaton.iter(s):
+            start = end - klen + 1
+            left = start == 0 or s[start - 1] == " "
+            right = end + 1 == n or s[end + 1] == " "
+            t0 = tok_of[start]
+            if left and right:
+                t1 = tok_of[end] + 1
+                out.extend(AtomMatch(self.atoms[i], t0, t1, start, end + 1) for i in ids)
+            elif " " not in s[start : end + 1]:
+                inner.setdefault(t0, []).append((start, end + 1, ids))
+        if inner and self.glue:
+            for t, found in inner.items():
+                out.extend(self._split_token(s, starts, t, found, known))
+        return out
+
+    def _split_token(
+        self,
+        s: str,
+        starts: list[int],
+        t: int,
+        found: list[tuple[int, int, tuple[int, ...]]],
+        known: frozenset[str],
+    ) -> list[AtomMatch]:
+        a = starts[t]
+        b = s.find(" ", a)
+        b = len(s) if b < 0 else b
+        tok = s[a:b]
+        if len(tok) < 6 or tok in known:
+            return []
+        n = len(tok)
+        # reach[i] = (previous position, atom ids or None for glue)
+        reach: dict[int, tuple[int, tuple[int, ...] | None]] = {0: (-1, None)}
+        by_start: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+        for c0, c1, ids in found:
+            by_start.setdefault(c0 - a, []).append((c1 - a, ids))
+        for i in range(n):
+            if i not in reach:
+                continue
+            for j, ids in by_start.get(i, ()):
+                if j not in reach or reach[j][1] is None:
+                    reach[j] = (i, ids)
+            for g in self.glue:
+                if tok.startswith(g, i) and i + len(g) not in reach:
+                    reach[i + len(g)] = (i, None)
+        if n not in reach:
+            return []
+        out: list[AtomMatch] = []
+        pos = n
+        while pos > 0:
+            prev, got = reach[pos]
+            if got is not None:
+                out.extend(AtomMatch(self.atoms[x], t, t + 1, a + prev, a + pos) for x in got)
+            pos = prev
+        return out
+
+
+def _token_index(starts: list[int], n: int) -> list[int]:
+    idx = [0] * (n + 1)
+    for t, a in enumerate(starts):
+        b = starts[t + 1] if t + 1 < len(starts) else n + 1
+        for c in range(a, min(b, n + 1)):
+            idx[c] = t
+    return idx
+
+
+def token_starts(s: str) -> list[int]:
+    """Char offsets at which each space-separated token of ``s`` starts."""
+    if not s:
+        return []
+    out = [0]
+    i = s.find(" ")
+    while i >= 0:
+        out.append(i + 1)
+        i = s.find(" ", i + 1)
+    return out

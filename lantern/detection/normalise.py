@@ -1,0 +1,278 @@
+"""Text normalisation for matching: one canonical form for text and for lexicon phrases.
+
+The normalised form is a sequence of tokens separated by single spaces. Tokens are lower-case words
+(letters and digits) plus two punctuation tokens that phrases never contain, so a phrase can never
+match across them: ``.`` (end of a sentence or clause) and ``"`` (a quotation mark).
+
+Steps, in order (each one is a C-level string or regex operation, so titles stay fast):
+
+1. NFKD, zero-width and soft-hyphen removal, combining marks dropped (é → e, Arabic harakat),
+   a few letters that do not decompose folded (ł → l); homoglyphs (Cyrillic/Greek look-alikes from
+   Unicode confusables) mapped to Latin, but only inside words that already contain Latin letters.
+2. casefold.
+3. apostrophes inside words removed (``don't`` → ``dont``); other quote marks become ``"``.
+4. leet and symbols inside words (``k1ll``, ``$hit``, ``h@te``) and masks (``f*ck``) resolved against
+   the lexicon vocabulary; a token without letters (``455``, ``2024``) is never touched.
+5. spaced letters joined (``k i l l``, ``k.i.l.l`` → ``kill``).
+6. runs of a repeated letter squeezed to one (``killlll`` → ``kil``; lexicon phrases get the same
+   treatment, so ``kill`` is stored as ``kil``).
+7. punctuation: sentence punctuation → ``.``, everything else → space; whitespace collapsed.
+
+:meth:`Normaliser.normalise` returns the string only (the fast path used to screen text);
+:meth:`Normaliser.normalise_mapped` also returns, for every output character, the index of the
+input character it came from, so hits can point back into the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import resources
+
+ZERO_WIDTH = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
+ZERO_WIDTH += "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u206a\u206b"
+ZERO_WIDTH += "\u206c\u206d\u206e\u206f\u3164\ufe00\ufe0f\ufeff\uffa0"
+_ZW_TABLE = dict.fromkeys(map(ord, ZERO_WIDTH))
+# combining marks (Latin diacritics, Arabic harakat) are dropped after NFKD
+_COMBINING_RE = re.compile(r"[\u0300-\u036f\u0483-\u0489\u0610-\u061a\u064b-\u065f\u0670"
+                           r"\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_FOLD = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ı": "i",
+                       "ŀ": "l", "ħ": "h", "þ": "th", "ð": "d", "æ": "ae", "œ": "oe"})
+
+LEET: dict[str, tuple[str, ...]] = {
+    "0": ("o",),
+    "1": ("i", "l"),
+    "3": ("e",),
+    "4": ("a",),
+    "5": ("s",),
+    "7": ("t",),
+    "8": ("b",),
+    "9": ("g",),
+    "@": ("a",),
+    "$": ("s",),
+    "€": ("e",),
+    "!": ("i", "l"),
+    "|": ("l", "i"),
+    "+": ("t",),
+}
+MASKS = "*#"
+_LEETCH = "".join(re.escape(c) for c in LEET) + re.escape(MASKS)
+# a letter touching a leet/mask character: the only tokens step 4 looks at
+_LEET_ANY_RE = re.compile(rf"[^\W\d_][{_LEETCH}]|[{_LEETCH}][^\W\d_]")
+_LEET_TOKEN_RE = re.compile(rf"[\w{_LEETCH}]+")
+_APOS_RE = re.compile(r"(?<=[^\W\d_])['’`´ʼ](?=[^\W\d_])")
+_QUOTE_RE = re.compile(r"[\"“”„«»‹›'‘’`´]")
+_SPACED_RE = re.compile(r"(?<![\w])[^\W\d_](?:[ .\-_*]{1,2}[^\W\d_](?![\w])){2,}")
+_SPACED_SEP_RE = re.compile(r"[ .\-_*]")
+_SQUEEZE_RE = re.compile(r"([^\W\d_])\1+")
+_SENT_RE = re.compile(r"[.!?;:\n\r\u2026]+")
+_OTHER_RE = re.compile(r'[^\w."]+|_+')
+_SPACES_RE = re.compile(r" {2,}")
+_MENTION_RE = re.compile(r"(?<![\w@])[@#](?=\w)")
+
+
+@lru_cache(maxsize=1)
+def confusables() -> dict[int, str]:
+    """The derived homoglyph table: code point → ASCII letter or digit."""
+    table: dict[int, str] = {}
+    text = resources.files("lantern.detection.lexicon").joinpath("confusables_latin.txt")
+    for line in text.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        cp, target = line.split()
+        table[int(cp, 16)] = target
+    return table
+
+
+@lru_cache(maxsize=1)
+def _confusable_re() -> re.Pattern[str]:
+    chars = "".join(re.escape(chr(c)) for c in confusables())
+    return re.compile(f"[{chars}]")
+
+
+_WORD_RE = re.compile(r"\w+")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+
+Repl = Callable[[re.Match[str]], str]
+
+
+class _Buf:
+    """A string plus, optionally, the source index of each character."""
+
+    __slots__ = ("off", "s")
+
+    def __init__(self, s: str, off: list[int] | None) -> None:
+        self.s = s
+        self.off = off
+
+    def per_char(self, fn: Callable[[str], str]) -> None:
+        if self.off is None:
+            self.s = fn(self.s)
+            return
+        out: list[str] = []
+        off: list[int] = []
+        for ch, o in zip(self.s, self.off, strict=True):
+            t = fn(ch)
+            out.append(t)
+            off.extend([o] * len(t))
+        self.s = "".join(out)
+        self.off = off
+
+    def sub(self, regex: re.Pattern[str], repl: str | Repl) -> None:
+        if self.off is None:
+            self.s = regex.sub(repl, self.s)
+            return
+        s, src = self.s, self.off
+        out: list[str] = []
+        off: list[int] = []
+        pos = 0
+        for m in regex.finditer(s):
+            a, b = m.span()
+            out.append(s[pos:a])
+            off.extend(src[pos:a])
+            r = repl(m) if callable(repl) else m.expand(repl)
+            out.append(r)
+            n = b - a
+            if len(r) == n:
+                off.extend(src[a:b])
+            elif r:
+                k = len(r)
+                off.extend(src[a + (i * n) // k] for i in range(k - 1))
+                off.append(src[b - 1] if n else src[a] if a < len(src) else (src[-1] if src else 0))
+            pos = b
+        out.append(s[pos:])
+        off.extend(src[pos:])
+        self.s = "".join(out)
+        self.off = off
+
+
+def _nfkd(s: str) -> str:
+    return unicodedata.normalize("NFKD", s)
+
+
+class Normaliser:
+    """Normalises text and phrases the same way; ``vocab`` resolves ambiguous leet and masks."""
+
+    def __init__(self, vocab: Iterable[str] = ()) -> None:
+        self.vocab: frozenset[str] = frozenset(vocab)
+        by_len: dict[int, list[str]] = {}
+        for w in self.vocab:
+            by_len.setdefault(len(w), []).append(w)
+        self._by_len = {k: sorted(v) for k, v in by_len.items()}
+
+    # -- public -------------------------------------------------------------------------------
+    def normalise(self, text: str) -> str:
+        """The normalised form of ``text`` (see the module docstring)."""
+        b = _Buf(text, None)
+        self._run(b)
+        return b.s
+
+    def normalise_mapped(self, text: str) -> tuple[str, list[int]]:
+        """The normalised form and, per output character, the index of its source character."""
+        b = _Buf(text, list(range(len(text))))
+        self._run(b)
+        assert b.off is not None
+        return b.s, b.off
+
+    # -- pipeline -----------------------------------------------------------------------------
+    def _run(self, b: _Buf) -> None:
+        if not b.s.isascii():
+            b.per_char(_nfkd)
+            b.sub(_COMBINING_RE, "")
+            b.per_char(lambda c: c.translate(_ZW_TABLE).translate(_FOLD))
+            if _confusable_re().search(b.s):
+                b.sub(_WORD_RE, _homoglyph_word)
+        b.per_char(str.casefold)
+        b.sub(_APOS_RE, "")
+        b.sub(_MENTION_RE, " ")
+        if _LEET_ANY_RE.search(b.s):
+            b.sub(_LEET_TOKEN_RE, self._deleet)
+        b.sub(_QUOTE_RE, ' " ')
+        if _SPACED_RE.search(b.s):
+            b.sub(_SPACED_RE, _join_spaced)
+        b.sub(_SQUEEZE_RE, r"\1")
+        b.sub(_SENT_RE, " . ")
+        b.sub(_OTHER_RE, " ")
+        b.sub(_SPACES_RE, " ")
+        _strip(b)
+
+    def _deleet(self, m: re.Match[str]) -> str:
+        tok = m.group()
+        # leading/trailing symbols are punctuation ("kill!", "|"), not letters
+        core = tok.strip("!|+*#")
+        lead = len(tok) - len(tok.lstrip("!|+*#"))
+        trail = len(tok) - len(tok.rstrip("!|+*#"))
+        if not any(c.isalpha() for c in core) or not any(c in LEET or c in MASKS for c in core):
+            return tok
+        # masks at the end of a word ("fu**") are masks, not punctuation, when letters precede
+        if trail and tok[len(tok) - trail] in MASKS and len(core) >= 1:
+            core = tok[lead:]
+            trail = 0
+        word = self._resolve(core)
+        return " " * lead + word + " " * trail
+
+    def _resolve(self, core: str) -> str:
+        default = "".join(LEET[c][0] if c in LEET else c for c in core)
+        default_sq = _SQUEEZE_RE.sub(r"\1", default)
+        if "*" in core or "#" in core:
+            core_sq = _SQUEEZE_RE.sub(r"\1", core)
+            pat = "".join(
+                "[^\\W\\d_]" if c in MASKS else f"[{''.join(LEET[c])}]" if c in LEET else re.escape(c)
+                for c in core_sq
+            )
+            rx = re.compile(pat)
+            for w in self._by_len.get(len(core_sq), ()):
+                if rx.fullmatch(w):
+                    return w
+            # masked runs may stand for more or fewer letters: try a loose pattern
+            loose = re.compile(re.sub(r"(?:\[\^\\W\\d_\])+", "[^\\\\W\\\\d_]{1,4}", pat))
+            for n in range(len(core_sq) - 2, len(core_sq) + 4):
+                for w in self._by_len.get(n, ()):
+                    if loose.fullmatch(w):
+                        return w
+            return default.replace("*", "").replace("#", "")
+        if default_sq in self.vocab or not self.vocab:
+            return default
+        # ambiguous characters: try the alternatives against the vocabulary
+        options = [LEET.get(c, (c,)) for c in core]
+        amb = [i for i, o in enumerate(options) if len(o) > 1]
+        if not amb or len(amb) > 4:
+            return default
+        for mask in range(1, 1 << len(amb)):
+            chars = [o[0] for o in options]
+            for j, i in enumerate(amb):
+                if mask >> j & 1:
+                    chars[i] = options[i][1]
+            cand = "".join(chars)
+            if _SQUEEZE_RE.sub(r"\1", cand) in self.vocab:
+                return cand
+        return default
+
+
+def _homoglyph_word(m: re.Match[str]) -> str:
+    w = m.group()
+    if w.isascii() or not _LATIN_RE.search(w):
+        return w
+    return w.translate(confusables())
+
+
+def _join_spaced(m: re.Match[str]) -> str:
+    return _SPACED_SEP_RE.sub("", m.group())
+
+
+def _strip(b: _Buf) -> None:
+    s = b.s
+    a = len(s) - len(s.lstrip(" "))
+    e = len(s.rstrip(" "))
+    if a == 0 and e == len(s):
+        return
+    b.s = s[a:e]
+    if b.off is not None:
+        b.off = b.off[a:e]
+
+
+def squeeze(word: str) -> str:
+    """Collapse runs of a repeated letter (the form phrases are stored in)."""
+    return _SQUEEZE_RE.sub(r"\1", word)

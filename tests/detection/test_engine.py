@@ -1,0 +1,91 @@
+"""Behaviour of the engine on short, hand-written texts (no evaluation data here)."""
+
+from dataclasses import FrozenInstanceError
+
+import pytest
+
+from lantern.detection import Engine, Hit
+from tests.detection.conftest import alerts
+
+
+def test_first_person_suicidal_statement_alerts(engine: Engine) -> None:
+    hits = engine.scan("i want to kill myself")
+    assert [h.category for h in hits] == ["suicide"]
+    h = hits[0]
+    assert h.severity >= 3
+    assert h.rule == "suicide.kill_myself"
+    assert h.matched == "kill myself"
+    assert h.base_severity == 4
+    assert "first_person" in h.reasons
+    assert (h.start, h.end) == (10, 21)
+    assert h.source == "typed"
+
+
+def test_neutral_sentence_raises_nothing(engine: Engine) -> None:
+    assert engine.scan("the weather is nice today") == []
+    assert engine.scan("") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["kms", "i wanna kms", "I want to k1ll myself", "k i l l myself tonight", "killmyself rn",
+     "KILL MYSELFFFF", "im going to unalive myself"],
+)
+def test_obfuscated_suicide_alerts(engine: Engine, text: str) -> None:
+    assert any(r.startswith("suicide.") for r in alerts(engine, text))
+
+
+def test_negation_lowers_below_alert(engine: Engine) -> None:
+    hits = engine.scan("I don't want to kill myself")
+    assert hits and all(h.severity < 3 for h in hits)
+    assert "negation" in hits[0].reasons
+
+
+def test_idiom_cancels(engine: Engine) -> None:
+    assert engine.scan("this homework is killing me") == []
+    cancelled = engine.scan("this homework is killing me", include_cancelled=True)
+    assert all(h.severity == 0 for h in cancelled)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [("go kill yourself", "bullying"), ("kys", "bullying"),
+     ("im going to stab him after school", "violence"), ("I cut myself again last night", "self_harm")],
+)
+def test_categories(engine: Engine, text: str, category: str) -> None:
+    hits = engine.scan(text)
+    assert any(h.category == category and h.severity >= 3 for h in hits), hits
+
+
+def test_no_scunthorpe_problem(engine: Engine) -> None:
+    for place in ["Scunthorpe", "Penistone", "Essex", "Middlesex", "Cockermouth", "Shitterton"]:
+        assert engine.scan(f"Train times to {place} tomorrow", "title") == []
+
+
+def test_hit_is_frozen_and_bounded(engine: Engine) -> None:
+    text = "x" * 300 + " i want to kill myself " + "y" * 300
+    (h,) = engine.scan(text)
+    assert isinstance(h, Hit)
+    assert len(h.snippet) <= 80 and len(h.matched) <= 64
+    assert "kill myself" in h.snippet
+    with pytest.raises(FrozenInstanceError):
+        h.severity = 1  # type: ignore[misc]
+
+
+def test_source_filter(engine: Engine) -> None:
+    # bullying entries apply to typed text only
+    assert alerts(engine, "go kill yourself", "typed")
+    assert not alerts(engine, "go kill yourself", "title")
+
+
+def test_version_and_load_time(engine: Engine) -> None:
+    assert len(engine.version) == 16
+    fresh = Engine.load()
+    assert fresh.version == engine.version
+    assert fresh.load_seconds < 2.0  # the 200 ms budget is measured by bench/detection
+
+
+def test_category_filter() -> None:
+    e = Engine.load(categories=["violence"])
+    assert e.scan("i want to kill myself") == []
+    assert e.scan("im going to stab him")
