@@ -49,6 +49,8 @@ def stroke_from_pynput(key: Any) -> KeyStroke:
     """Convert a pynput ``Key`` or ``KeyCode`` without importing pynput."""
     if key is None:
         return KeyStroke()
+    if isinstance(key, KeyStroke):  # already converted (tests, other platforms' hooks)
+        return key
     if hasattr(key, "name") and hasattr(key, "value"):  # a pynput Key enum member
         return KeyStroke(name=str(key.name))
     char = getattr(key, "char", None) or ""
@@ -228,10 +230,32 @@ class KeyboardListener:
         listener, self._listener = self._listener, None
         if listener is None:
             return
-        stopper = threading.Thread(target=listener.stop, name="lantern-kbd-stop", daemon=True)
+        stopper = threading.Thread(
+            target=_stop_pynput, args=(listener,), name="lantern-kbd-stop", daemon=True
+        )
         stopper.start()
         stopper.join(timeout)
         listener.join(max(0.0, timeout - 0.1))
         if listener.is_alive():
             log.warning("keyboard listener did not stop within %.1fs", timeout)
         self._status = unavailable("stopped")
+
+
+def _stop_pynput(listener: Any) -> None:
+    """Stop a pynput listener so that its thread really ends.
+
+    On X11, pynput's ``stop()`` queues ``RecordDisableContext`` on the recording connection but
+    does not flush it: the thread blocked in ``record_enable_context`` only wakes on the next key
+    (measured: without a key press it never stops). Disabling the context from pynput's second
+    connection and flushing it, as the RECORD spec intends, ends the recording at once.
+    """
+    listener.stop()
+    context = getattr(listener, "_context", None)
+    control = getattr(listener, "_display_stop", None)
+    if context is None or control is None:
+        return  # not the X11 backend, or the recording never started
+    try:
+        control.record_disable_context(context)
+        control.flush()
+    except Exception:  # the listener closed it first, or the X server is gone: nothing to stop
+        pass

@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 SNIPPET_MAX = 80  # the contract's bound on a match's context; enforced here as well
 MATCHED_MAX = 80
 TITLE_RESCAN_S = 600.0  # a title already scanned is not re-alerted on refocus within this time
+# A phrase at the very end of the buffer only completes at a word boundary ("kill" may become
+# "killer"). When typing pauses this long mid-word, the end is taken as a boundary. Longer than
+# most pauses inside a word, short enough for an alert within 2 s.
+IDLE_FLUSH_S = 0.8
 _STOP_TIMEOUT_S = 2.0
 
 
@@ -50,17 +54,28 @@ _STOP_TIMEOUT_S = 2.0
 
 
 class DetectionHit(Protocol):
-    """The fields of ``lantern.detection.Hit`` the observer reads."""
+    """The fields of ``lantern.detection.Hit`` the observer reads (read-only: Hit is frozen)."""
 
-    category: str
-    severity: int
-    rule: str
-    matched: str
-    snippet: str
+    @property
+    def category(self) -> str: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def matched(self) -> str: ...
+    @property
+    def snippet(self) -> str: ...
+    @property
+    def start(self) -> int: ...
 
 
 class IncrementalScanner(Protocol):
-    """``lantern.detection.IncrementalScanner``: new hits since the last call, for one buffer."""
+    """``lantern.detection.IncrementalScanner``: new hits since the last call, for one buffer.
+
+    A scanner may also have ``flush() -> list[Hit]``, treating the end of the buffer as a word
+    boundary; the observer calls it when typing pauses and before focus moves away.
+    """
 
     def update(self, buffer: str) -> Sequence[DetectionHit]: ...
 
@@ -107,6 +122,7 @@ class ObserverStats:
     keys: int = 0
     focus_events: int = 0
     typed_matches: int = 0
+    flushed_matches: int = 0  # typed matches completed by a pause or focus change
     title_matches: int = 0
     dropped_keys: int = 0  # keys not captured (excluded app, secure window, policy)
     engine_errors: int = 0
@@ -127,6 +143,7 @@ class _Typing:
     # (rule, absolute start) of hits already emitted, so a scanner that re-reports a hit after
     # the buffer was trimmed (positions shift) does not produce a duplicate event.
     seen: set[tuple[str, int]] = field(default_factory=set)
+    flush_due: float | None = None  # monotonic time of the idle flush, while one is pending
 
 
 class Observer:
@@ -247,9 +264,11 @@ class Observer:
     def _consume(self) -> None:
         q = self._queue
         while True:
-            deadline = self._tracker.deadline()
+            deadlines = [d for d in (self._tracker.deadline(), self._flush_deadline()) if d]
             # Never wait without a timeout: wake at least once a second.
-            timeout = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            timeout = 1.0
+            if deadlines:
+                timeout = max(0.0, min(1.0, min(deadlines) - time.monotonic()))
             try:
                 item = q.get(timeout=timeout)
             except queue.Empty:
@@ -266,6 +285,7 @@ class Observer:
                     elif kind == "policy":
                         self._handle_policy()
                 self._tracker.poll()
+                self._poll_flush()
             except Exception as exc:
                 # Log the type only: a message could carry typed text.
                 log.error("observer consumer error: %s", type(exc).__name__)
@@ -294,9 +314,35 @@ class Observer:
         if typing is not None:
             self._new_typing(typing.info, describe(typing.info, self._policy.excluded_apps))
 
+    def _flush_deadline(self) -> float | None:
+        typing = self._typing
+        return typing.flush_due if typing is not None else None
+
+    def _poll_flush(self) -> None:
+        typing = self._typing
+        due = typing.flush_due if typing is not None else None
+        if typing is not None and due is not None and time.monotonic() >= due:
+            self._flush(typing)
+
+    def _flush(self, typing: _Typing) -> None:
+        """Take the end of the buffer as a word boundary and emit what that completes."""
+        typing.flush_due = None
+        flush = getattr(typing.scanner, "flush", None)
+        if flush is None or not typing.buffer.text:
+            return
+        try:
+            hits = flush()
+        except Exception as exc:
+            self.stats.engine_errors += 1
+            log.error("detection engine failed to flush typed text: %s", type(exc).__name__)
+            return
+        self.stats.flushed_matches += self._emit_typed(typing, hits, None)
+
     def _new_typing(self, info: WindowInfo | None, state: FocusState | None) -> None:
         old = self._typing
         if old is not None:
+            if old.flush_due is not None and old.scanner is not None:
+                self._flush(old)  # focus is moving on: what was typed last is complete
             old.buffer.clear()
             if old.scanner is not None:
                 old.scanner.reset()
@@ -334,23 +380,35 @@ class Observer:
         buffer = typing.buffer
         if not buffer.apply(edit):
             return
+        text = buffer.text
         try:
-            hits = typing.scanner.update(buffer.text)
+            hits = typing.scanner.update(text)
         except Exception as exc:
             self.stats.engine_errors += 1
             log.error("detection engine failed on typed text: %s", type(exc).__name__)
             return
+        # Mid-word: a pause will complete the word. At a boundary the scanner has seen it all.
+        typing.flush_due = time.monotonic() + IDLE_FLUSH_S if text[-1:].isalnum() else None
+        self._emit_typed(typing, hits, t)
+
+    def _emit_typed(
+        self, typing: _Typing, hits: Sequence[DetectionHit], key_time: float | None
+    ) -> int:
+        emitted = 0
         for hit in hits:
-            key_pos = (str(hit.rule), int(getattr(hit, "start", 0)) + buffer.front_trimmed)
+            key_pos = (str(hit.rule), int(getattr(hit, "start", 0)) + typing.buffer.front_trimmed)
             if key_pos in typing.seen:
                 continue
             typing.seen.add(key_pos)
             if self._emit_match(hit, pb.SOURCE_TYPED, typing.state):
+                emitted += 1
                 self.stats.typed_matches += 1
-                latencies = self.stats.key_to_emit_s
-                latencies.append(time.monotonic() - t)
-                if len(latencies) > 1000:
-                    del latencies[:-1000]
+                if key_time is not None:
+                    latencies = self.stats.key_to_emit_s
+                    latencies.append(time.monotonic() - key_time)
+                    if len(latencies) > 1000:
+                        del latencies[:-1000]
+        return emitted
 
     # ---------------------------------------------------------------- emitting events
 
