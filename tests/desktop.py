@@ -13,6 +13,7 @@ skips with the reason, so the suite still runs on a machine without a display st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -262,16 +263,24 @@ def _start_window_manager(display: str) -> tuple[subprocess.Popen[bytes] | None,
     return None, None
 
 
-@pytest.fixture(scope="session")
-def desktop() -> Iterator[Desktop]:
-    """Xvfb + openbox on a free display for the whole session; skips if the stack is missing."""
+class DesktopUnavailable(RuntimeError):
+    """The machine lacks what a test desktop needs (the message says what to install)."""
+
+
+@contextlib.contextmanager
+def start_desktop() -> Iterator[Desktop]:
+    """Start Xvfb + a window manager on a free display; stop them on exit.
+
+    For benchmarks and scripts; tests use the ``desktop`` fixture. Raises
+    :class:`DesktopUnavailable` when Xvfb, xdotool or python-xlib is missing.
+    """
     missing = [tool for tool in REQUIRED if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"no test desktop: {', '.join(missing)} not installed ({INSTALL_HINT})")
+        raise DesktopUnavailable(f"{', '.join(missing)} not installed ({INSTALL_HINT})")
     try:
         import Xlib  # noqa: F401 - the helpers and the agent both need it
-    except ImportError:
-        pytest.skip("python-xlib not installed")
+    except ImportError as exc:
+        raise DesktopUnavailable("python-xlib not installed") from exc
     xvfb, display = _start_xvfb()
     wm_proc, wm = _start_window_manager(display)
     saved_display = os.environ.get("DISPLAY")
@@ -287,11 +296,25 @@ def desktop() -> Iterator[Desktop]:
                     proc.wait(5)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        # The agent's X11 backend sets $DISPLAY for pynput; do not leak it into later tests.
+        # The agent's X11 backend sets $DISPLAY for pynput; do not leak it into later code.
         if saved_display is None:
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = saved_display
+
+
+@pytest.fixture(scope="session")
+def desktop() -> Iterator[Desktop]:
+    """Xvfb + openbox on a free display for the whole session; skips if the stack is missing."""
+    try:
+        cm = start_desktop()
+        desk = cm.__enter__()
+    except DesktopUnavailable as exc:
+        pytest.skip(f"no test desktop: {exc}")
+    try:
+        yield desk
+    finally:
+        cm.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -303,4 +326,7 @@ def desktop_apps(desktop: Desktop) -> Iterator[Desktop]:
         desktop.close_apps()
 
 
-__all__ = ["AppWindow", "Desktop", "DesktopError", "desktop", "desktop_apps"]
+__all__ = [
+    "AppWindow", "Desktop", "DesktopError", "DesktopUnavailable", "desktop", "desktop_apps",
+    "start_desktop",
+]
