@@ -1,7 +1,6 @@
 """`lantern-agent`: enrol, run, status."""
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -16,38 +15,20 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 
 def _cmd_enrol(args: argparse.Namespace) -> int:
-    from agent import identity as ident
-    from agent.transport import GrpcTransport, TransportError
-    from lantern import __version__
-    from lantern.v1 import lantern_pb2 as pb
+    from agent.enrol import EnrolmentError, enrol
 
-    state_dir = _state_dir(args)
-    existing = ident.Identity.load(state_dir)
-    # Re-enrolment keeps the instance id: the collector recognises the same install.
-    instance_id = existing.instance_id if existing else ident.new_instance_id()
-    request = pb.EnrolRequest(
-        token=args.token,
-        instance_id=instance_id,
-        hostname=ident.hostname(),
-        hardware_serial=ident.hardware_serial(),
-        os=ident.os_name(),
-        os_version=ident.os_version(),
-        agent_version=__version__,
-    )
     try:
-        response = asyncio.run(GrpcTransport(args.collector).enrol(request))
-    except TransportError as exc:
+        device_id = enrol(
+            _state_dir(args),
+            args.collector,
+            args.token,
+            plaintext=args.plaintext,
+            enrol_address=args.enrol_address,
+        )
+    except EnrolmentError as exc:
         print(f"enrolment failed: {exc}", file=sys.stderr)
         return 1
-    ident.Identity(
-        instance_id=instance_id,
-        collector=args.collector,
-        device_id=response.device_id,
-        device_secret=response.device_secret,
-    ).save(state_dir)
-    if response.HasField("policy"):
-        (state_dir / "policy.bin").write_bytes(response.policy.SerializeToString())
-    print(f"enrolled as device {response.device_id} with {args.collector}")
+    print(f"enrolled as device {device_id} with {args.collector}")
     return 0
 
 
@@ -77,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--collector", required=True, help="HOST:PORT of the collector's gRPC ingest"
     )
     enrol.add_argument("--token", required=True, help="enrolment token from IT")
+    enrol.add_argument(
+        "--enrol-address", help="HOST:PORT of the enrolment endpoint (default: collector port + 1)"
+    )
+    enrol.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="the collector runs without TLS (test networks only); tokens then carry no CA pin",
+    )
     enrol.set_defaults(func=_cmd_enrol)
     run = sub.add_parser("run", help="run the agent in this user session")
     run.set_defaults(func=_cmd_run)

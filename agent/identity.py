@@ -27,12 +27,19 @@ def default_state_dir() -> Path:
     return base / "lantern"
 
 
+KEY_FILE = "client.key"
+CERT_FILE = "client.pem"
+CA_FILE = "ca.pem"
+
+
 @dataclass
 class Identity:
     instance_id: str
     collector: str
     device_id: str
     device_secret: str
+    # False only when enrolled with --plaintext against a collector run with --plaintext.
+    tls: bool = True
 
     @classmethod
     def load(cls, state_dir: Path) -> "Identity | None":
@@ -42,16 +49,41 @@ class Identity:
         return cls(**json.loads(path.read_text()))
 
     def save(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = state_dir / IDENTITY_FILE
-        tmp = path.with_suffix(".tmp")
-        # The secret is a credential: owner-only, written atomically.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(self), f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_private(state_dir / IDENTITY_FILE, json.dumps(asdict(self), indent=2).encode())
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The agent's client key and certificate and the pinned collector CA, as PEM."""
+
+    key: bytes
+    cert: bytes
+    ca: bytes
+
+    @classmethod
+    def load(cls, state_dir: Path) -> "TlsFiles":
+        return cls(
+            key=(state_dir / KEY_FILE).read_bytes(),
+            cert=(state_dir / CERT_FILE).read_bytes(),
+            ca=(state_dir / CA_FILE).read_bytes(),
+        )
+
+    def save(self, state_dir: Path) -> None:
+        write_private(state_dir / KEY_FILE, self.key)
+        write_private(state_dir / CERT_FILE, self.cert)
+        write_private(state_dir / CA_FILE, self.ca)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Owner-only, atomic, fsynced: credentials must not be half-written or world-readable."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def new_instance_id() -> str:

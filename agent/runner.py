@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from agent.identity import Identity, os_user
+from agent.identity import Identity, TlsFiles, os_user
 from agent.notice import show_notice
 from agent.observe.observer import ObservePolicy, Observer
 from agent.sender import Sender, SenderConfig
@@ -52,6 +52,16 @@ def observe_policy(policy: pb.Policy | None) -> ObservePolicy:
     )
 
 
+def transport_for(state_dir: Path, identity: Identity) -> GrpcTransport:
+    if not identity.tls:
+        log.warning("talking to the collector in PLAIN TEXT (enrolled with --plaintext)")
+        return GrpcTransport(identity.collector)
+    tls = TlsFiles.load(state_dir)
+    return GrpcTransport(
+        identity.collector, ca_pem=tls.ca, client_key=tls.key, client_cert=tls.cert
+    )
+
+
 class AgentRunner:
     def __init__(self, state_dir: Path, identity: Identity) -> None:
         self.state_dir = state_dir
@@ -62,7 +72,7 @@ class AgentRunner:
         self.observer = Observer(self.engine, SpoolSink(self.spool), observe_policy(self.policy))
         self.sender = Sender(
             self.spool,
-            GrpcTransport(identity.collector),
+            transport_for(state_dir, identity),
             SenderConfig(
                 device_id=identity.device_id,
                 device_secret=identity.device_secret,

@@ -7,6 +7,7 @@ from types import TracebackType
 import grpc
 
 from lantern.grpc_options import CLIENT_OPTIONS
+from lantern.pki import COLLECTOR_TLS_NAME
 from lantern.v1 import lantern_pb2 as pb
 from lantern.v1 import lantern_pb2_grpc as pb_grpc
 
@@ -75,13 +76,29 @@ class GrpcStream(Stream):
 
 
 class GrpcTransport(Transport):
-    """A new channel per connection, so a reconnect resolves the collector's name afresh."""
+    """A new channel per connection, so a reconnect resolves the collector's name afresh.
 
-    def __init__(self, address: str) -> None:
+    With `tls`, the channel trusts only the pinned collector CA and checks the fixed name every
+    collector certificate carries; `client_cert` adds mutual TLS (every Connect)."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        ca_pem: bytes | None = None,
+        client_key: bytes | None = None,
+        client_cert: bytes | None = None,
+    ) -> None:
         self.address = address
+        self._credentials = (
+            grpc.ssl_channel_credentials(ca_pem, client_key, client_cert) if ca_pem else None
+        )
 
     def _channel(self) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(self.address, options=CLIENT_OPTIONS)
+        if self._credentials is None:
+            return grpc.aio.insecure_channel(self.address, options=CLIENT_OPTIONS)
+        options = [*CLIENT_OPTIONS, ("grpc.ssl_target_name_override", COLLECTOR_TLS_NAME)]
+        return grpc.aio.secure_channel(self.address, self._credentials, options=options)
 
     async def enrol(self, request: pb.EnrolRequest) -> pb.EnrolResponse:
         async with self._channel() as channel:

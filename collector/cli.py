@@ -13,7 +13,11 @@ from collector.web.deps import ROLES
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k in ("db", "grpc", "http", "var_dir") if (v := getattr(args, k, None))}
+    overrides = {
+        k: v
+        for k in ("db", "grpc", "http", "var_dir", "plaintext", "enrol")
+        if (v := getattr(args, k, None))
+    }
     return Settings(**overrides)
 
 
@@ -59,10 +63,20 @@ def _cmd_tokens_create(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    settings = _settings(args)
     token = new_token(ENROLMENT_PREFIX)
-    open_store(_settings(args).database_url).add_enrolment_token(
+    open_store(settings.database_url).add_enrolment_token(
         token_hash(token), args.group, args.uses, expires
     )
+    if not settings.plaintext:
+        # The token names the CA so the agent can pin it when enrolling over an untrusted network.
+        from collector.security.ca import CertificateAuthority
+        from lantern.pki import TOKEN_FINGERPRINT_SEPARATOR
+
+        token += (
+            TOKEN_FINGERPRINT_SEPARATOR
+            + CertificateAuthority.load_or_create(settings.ca_dir).fingerprint
+        )
     uses = "unlimited uses" if args.uses is None else f"{args.uses} uses"
     print(f"enrolment token ({uses}, group {args.group or '-'}, expires {expires or 'never'}):")
     print(token)
@@ -87,10 +101,31 @@ def _cmd_api_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_scan(args: argparse.Namespace) -> int:
-    from lantern.detection.scan import scan_lines
+def _cmd_devices_list(args: argparse.Namespace) -> int:
+    from collector.store import open_store
 
+    for d in open_store(_settings(args).database_url).list_devices():
+        state = "revoked" if d.revoked else "enrolled"
+        seen = f"{d.last_seen_at:%Y-%m-%d %H:%M}" if d.last_seen_at else "never"
+        print(f"{d.id}  {d.hostname:<24} {d.group_name or '-':<16} {state:<9} last seen {seen}")
+    return 0
+
+
+def _cmd_devices_revoke(args: argparse.Namespace) -> int:
+    from collector.store import NotFound, open_store
+
+    try:
+        open_store(_settings(args).database_url).revoke_device(args.device_id)
+    except NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"device {args.device_id} revoked: its stream is refused from now on")
+    return 0
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
     from lantern.detection import Engine
+    from lantern.detection.scan import scan_lines
 
     scan_lines(sys.stdin, sys.stdout, Engine.load())
     return 0
@@ -100,11 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lantern-collector", description=__doc__)
     parser.add_argument("--db", help="SQLAlchemy URL (default: SQLite under --var-dir)")
     parser.add_argument("--var-dir", dest="var_dir", help="data directory (default ./var)")
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        default=None,
+        help="gRPC without TLS (tests on a trusted network only; tokens then carry no CA pin)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run gRPC ingest and the web console")
     serve.add_argument("--grpc", help="gRPC listen address (default 127.0.0.1:50051)")
+    serve.add_argument("--enrol", help="enrolment listen address (default: gRPC port + 1)")
     serve.add_argument("--http", help="web listen address (default 127.0.0.1:8080)")
     serve.set_defaults(func=_cmd_serve)
 
@@ -135,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     api_create.add_argument("--user", required=True, help="the user's email")
     api_create.add_argument("--expires", help="lifetime (default 365d)")
     api_create.set_defaults(func=_cmd_api_token_create)
+
+    devices = sub.add_parser("devices", help="enrolled devices").add_subparsers(
+        dest="devices_cmd", required=True
+    )
+    devices.add_parser("list", help="list devices").set_defaults(func=_cmd_devices_list)
+    revoke = devices.add_parser("revoke", help="refuse a device from now on")
+    revoke.add_argument("device_id")
+    revoke.set_defaults(func=_cmd_devices_revoke)
 
     scan = sub.add_parser("scan", help="JSON Lines in, detection hits out (offline tuning)")
     scan.set_defaults(func=_cmd_scan)

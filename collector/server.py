@@ -7,6 +7,7 @@ import grpc
 import uvicorn
 
 from collector.ingest.service import IngestService
+from collector.security.ca import CertificateAuthority
 from collector.settings import Settings
 from collector.store import open_store
 from collector.triggers.engine import TriggerEngine
@@ -16,6 +17,15 @@ from lantern.grpc_options import SERVER_OPTIONS
 from lantern.v1 import lantern_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+
+
+def server_credentials(
+    ca: CertificateAuthority, settings: Settings, require_client_cert: bool
+) -> grpc.ServerCredentials:
+    key, chain = ca.server_credentials(settings.tls_names)
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=ca.cert_pem, require_client_auth=require_client_cert
+    )
 
 
 def _split(address: str) -> tuple[str, int]:
@@ -29,8 +39,28 @@ async def serve(settings: Settings) -> None:
     triggers = TriggerEngine(Engine.load(), settings.alert_threshold)
 
     grpc_server = grpc.aio.server(options=SERVER_OPTIONS)
-    pb_grpc.add_IngestServicer_to_server(IngestService(store, triggers, settings), grpc_server)
-    port = grpc_server.add_insecure_port(settings.grpc)
+    pb_grpc.add_IngestServicer_to_server(
+        IngestService(
+            store,
+            triggers,
+            settings,
+            None if settings.plaintext else CertificateAuthority.load_or_create(settings.ca_dir),
+        ),
+        grpc_server,
+    )
+    if settings.plaintext:
+        log.warning("gRPC ingest in PLAIN TEXT (--plaintext): use only on a trusted test network")
+        port = grpc_server.add_insecure_port(settings.grpc)
+    else:
+        ca = CertificateAuthority.load_or_create(settings.ca_dir)
+        port = grpc_server.add_secure_port(settings.grpc, server_credentials(ca, settings, True))
+        # Enrolment gets its own port: TLS can only demand client certificates per port, and an
+        # enrolling agent has none yet. Connect on this port is refused (no certificate to check).
+        enrol_port = grpc_server.add_secure_port(
+            settings.enrol_address, server_credentials(ca, settings, False)
+        )
+        if enrol_port == 0:
+            raise SystemExit(f"cannot listen for enrolment on {settings.enrol_address}")
     if port == 0:
         raise SystemExit(f"cannot listen for gRPC on {settings.grpc}")
     await grpc_server.start()
@@ -41,7 +71,13 @@ async def serve(settings: Settings) -> None:
             create_app(store), host=host, port=http_port, log_config=None, access_log=False
         )
     )
-    log.info("collector listening: gRPC %s, web http://%s:%d", settings.grpc, host, http_port)
+    log.info(
+        "collector listening: gRPC %s (enrolment %s), web http://%s:%d",
+        settings.grpc,
+        "same port" if settings.plaintext else settings.enrol_address,
+        host,
+        http_port,
+    )
     try:
         await web.serve()  # returns on SIGINT/SIGTERM (uvicorn handles the signals)
     finally:

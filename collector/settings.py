@@ -5,14 +5,28 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def enrol_address_for(grpc_address: str) -> str:
+    """The enrolment endpoint's default: the same host, the next port."""
+    host, _, port = grpc_address.rpartition(":")
+    return f"{host}:{int(port) + 1}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LANTERN_")
 
     var_dir: Path = Path("var")
     # Empty means the embedded SQLite database under var_dir.
     db: str = ""
+    # Connect (mutual TLS: agents present their client certificate).
     grpc: str = "127.0.0.1:50051"
+    # Enrol (server TLS only: an agent has no certificate yet). Empty: the gRPC port + 1.
+    enrol: str = ""
     http: str = "127.0.0.1:8080"
+    # TLS with the collector's own CA is the default; plain text only when asked for explicitly.
+    plaintext: bool = False
+    # Extra DNS names for the server certificate (agents always check the fixed name
+    # "lantern-collector", so these only matter to other clients).
+    tls_names: list[str] = []
     # How often agents are asked to send a heartbeat; coverage status is computed from it.
     heartbeat_seconds: int = 30
     # Input limits: a batch over these is refused with a clear reason, never half-stored.
@@ -20,6 +34,14 @@ class Settings(BaseSettings):
     max_message_bytes: int = 4 * 1024 * 1024
     # Severity at and above which a match becomes an alert.
     alert_threshold: int = 3
+
+    @property
+    def enrol_address(self) -> str:
+        return self.enrol or enrol_address_for(self.grpc)
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.var_dir / "ca"
 
     @property
     def database_url(self) -> str:

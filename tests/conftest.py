@@ -39,6 +39,7 @@ class Collector:
     grpc: str
     http: str
     log_path: Path
+    enrol: str = ""
     process: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
@@ -48,7 +49,7 @@ class Collector:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [str(BIN / "lantern-collector"), "--var-dir", str(self.var_dir), "serve",
-             "--grpc", self.grpc, "--http", self.http],
+             "--grpc", self.grpc, "--enrol", self.enrol, "--http", self.http],
             stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -97,6 +98,7 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
     c = Collector(
         var_dir=tmp_path / "collector", grpc=f"127.0.0.1:{free_port()}",
         http=f"127.0.0.1:{free_port()}", log_path=tmp_path / "collector.log",
+        enrol=f"127.0.0.1:{free_port()}",
     )
     c.start()
     yield c

@@ -38,11 +38,13 @@ def main() -> None:
         collector = Collector(
             var_dir=tmp / "collector", grpc=f"127.0.0.1:{free_port()}",
             http=f"127.0.0.1:{free_port()}", log_path=tmp / "collector.log",
+            enrol=f"127.0.0.1:{free_port()}",
         )
         collector.start()
         agent = Agent(tmp / "agent", tmp / "agent.log", {**desktop.env, "XDG_DATA_HOME": str(tmp)})
         try:
-            agent.cli("enrol", "--collector", collector.grpc, "--token", collector.enrolment_token())
+            agent.cli("enrol", "--collector", collector.grpc, "--enrol-address", collector.enrol,
+                  "--token", collector.enrolment_token())
             agent.start()
             token = collector.api_token("dsl")
             desktop.xterm("Idle window")

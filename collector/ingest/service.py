@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -9,16 +10,20 @@ import grpc
 
 from collector.clock import utcnow
 from collector.ingest.wire import convert_batch
+from collector.security.ca import CertificateAuthority
 from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
 from collector.settings import Settings
 from collector.store import DeviceRecord, Store, TokenRejected
 from collector.store.interface import DeviceRegistration, TriggerFn
+from lantern.pki import split_token
 from lantern.v1 import lantern_pb2 as pb
 from lantern.v1 import lantern_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 10.0
+# A revoked device's open stream is closed at its next message after at most this long.
+REVOCATION_CHECK_S = 2.0
 
 
 def default_policy(settings: Settings) -> pb.Policy:
@@ -38,7 +43,15 @@ def default_policy(settings: Settings) -> pb.Policy:
 
 
 class IngestService(pb_grpc.IngestServicer):
-    def __init__(self, store: Store, triggers: TriggerFn, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        triggers: TriggerFn,
+        settings: Settings,
+        ca: CertificateAuthority | None = None,
+    ) -> None:
+        """`ca` None means plain-text mode: no client certificates are issued or checked."""
+        self.ca = ca
         self.store = store
         self.triggers = triggers
         self.settings = settings
@@ -63,7 +76,7 @@ class IngestService(pb_grpc.IngestServicer):
         try:
             device = await asyncio.to_thread(
                 self.store.enrol_device,
-                token_hash(request.token),
+                token_hash(split_token(request.token)[0]),
                 registration,
                 token_hash(secret),
                 utcnow(),
@@ -72,10 +85,17 @@ class IngestService(pb_grpc.IngestServicer):
             log.warning("enrolment refused: %s (host %s)", exc.reason, registration.hostname)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, exc.reason)
             raise  # unreachable: abort raises
-        log.info("device enrolled: %s (%s)", device.id, device.hostname)
-        return pb.EnrolResponse(
+        response = pb.EnrolResponse(
             device_id=device.id, device_secret=secret, policy=default_policy(self.settings)
         )
+        if self.ca is not None:
+            try:
+                response.client_cert_pem = self.ca.sign_client(request.csr_pem, device.id)
+            except ValueError as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            response.ca_cert_pem = self.ca.cert_pem
+        log.info("device enrolled: %s (%s)", device.id, device.hostname)
+        return response
 
     async def Connect(
         self, request_iterator: AsyncIterator[pb.AgentMessage], context: grpc.aio.ServicerContext
@@ -98,11 +118,28 @@ class IngestService(pb_grpc.IngestServicer):
             log.warning("stream refused: %s", exc.reason)
             yield _refusal(exc.reason, f"device refused: {exc.reason}")
             return
+        if self.ca is not None and _peer_common_name(context) != device.id:
+            log.warning("stream refused: device %s without its client certificate", device.id)
+            yield _refusal("certificate_mismatch", "the client certificate is not this device's")
+            return
         self.connected.add(device.id)
         try:
             await asyncio.to_thread(self._seen, device.id, None, None)
             yield pb.CollectorMessage(policy=default_policy(self.settings))
+            checked_at = time.monotonic()
             async for message in requests:
+                if time.monotonic() - checked_at > REVOCATION_CHECK_S:
+                    checked_at = time.monotonic()
+                    try:
+                        await asyncio.to_thread(
+                            self.store.authenticate_device,
+                            device.id,
+                            token_hash(hello.device_secret),
+                        )
+                    except TokenRejected as exc:
+                        log.warning("stream of device %s closed: %s", device.id, exc.reason)
+                        yield _refusal(exc.reason, f"device refused: {exc.reason}")
+                        return
                 body = message.WhichOneof("body")
                 if body == "batch":
                     yield pb.CollectorMessage(ack=await self._ingest(device, message.batch))
@@ -145,6 +182,11 @@ class IngestService(pb_grpc.IngestServicer):
             rejected=len(converted.rejected),
             reason=reason,
         )
+
+
+def _peer_common_name(context: grpc.aio.ServicerContext) -> str | None:
+    names = context.auth_context().get("x509_common_name") or []
+    return names[0].decode() if names else None
 
 
 def _refusal(code: str, message: str) -> pb.CollectorMessage:

@@ -6,8 +6,8 @@ One interface, one contract test suite (tests/collector/store/) run against SQLi
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 
 class StoreError(Exception):
@@ -97,6 +97,20 @@ class AlertCandidate:
     snippet: str
     event_id: str
     observed_at: datetime
+    # Repeats with the same dedup_key fold into an open alert last seen within this window.
+    dedup_window_s: float = 3600.0
+    # "single", or "cluster" for a cohort burst (many devices of one site/group, one rule).
+    kind: str = "single"
+    # The cohort a single alert could join, or the cohort a cluster gathers ("" for none).
+    cohort_key: str = ""
+    cohort_window_s: float = 900.0
+    site: str = ""
+    group_name: str = ""
+    # Why the severity is what it is ("out_of_hours +1", "repeat +1", "cohort -1").
+    reasons: tuple[str, ...] = ()
+    notify: bool = True
+    # Notification hold: a cohort forming in this time absorbs the alert before anyone is paged.
+    notify_delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +132,19 @@ class AlertRecord:
     matched: str
     snippet: str
     first_event_id: str
+    kind: str = "single"
+    assignee: str | None = None
+    outcome: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    cluster_id: int | None = None
+    members: int = 1
+    site: str = ""
+    group_name: str = ""
+    reasons: tuple[str, ...] = ()
+    escalation_step: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +157,37 @@ class IngestResult:
 
 # Triggers run inside the ingest transaction so an alert is never lost between a commit and a crash.
 TriggerFn = Callable[[Sequence[EventRow]], list[AlertCandidate]]
+
+
+class TriggerState(Protocol):
+    """Rule state (frequency windows, suppression, cohorts) kept in the ingest transaction, so
+    every collector replica and every restart sees the same counts."""
+
+    def record_hit(self, key: str, at: datetime, device_id: str, keep: timedelta) -> None:
+        """Remember one match for `key` at `at`; it may be forgotten after `at + keep`."""
+
+    def count_hits(self, key: str, since: datetime, until: datetime) -> int:
+        """Matches recorded for `key` with since <= at <= until."""
+
+    def distinct_devices(self, key: str, since: datetime, until: datetime) -> int:
+        """Distinct devices among the matches recorded for `key` in [since, until]."""
+
+    def suppressed_until(self, key: str) -> datetime | None: ...
+
+    def suppress(self, key: str, until: datetime) -> None: ...
+
+    def alerts_since(self, dedup_key: str, since: datetime) -> int:
+        """Alerts raised (not folded repeats) with this dedup key since `since`."""
+
+
+class StatefulTriggers(abc.ABC):
+    """Triggers that keep state; the store hands them a TriggerState bound to its transaction.
+
+    A plain TriggerFn (rows -> candidates) still works; the store checks for this class first.
+    """
+
+    @abc.abstractmethod
+    def evaluate(self, rows: Sequence[EventRow], state: TriggerState) -> list[AlertCandidate]: ...
 
 
 class Store(abc.ABC):
@@ -180,9 +238,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count_devices(self) -> int: ...
 
+    @abc.abstractmethod
+    def revoke_device(self, device_id: str) -> None:
+        """Refuse the device from now on (NotFound if there is no such device)."""
+
     # --- events and alerts
     @abc.abstractmethod
-    def ingest(self, device_id: str, rows: Sequence[EventRow], triggers: TriggerFn) -> IngestResult:
+    def ingest(
+        self, device_id: str, rows: Sequence[EventRow], triggers: "TriggerFn | StatefulTriggers"
+    ) -> IngestResult:
         """Store new events (a re-sent event id is stored once), run triggers on the new ones and
         raise their alerts, all in one transaction. Returns only after the commit is durable."""
 
@@ -190,7 +254,9 @@ class Store(abc.ABC):
     def count_events(self, device_id: str | None = None) -> int: ...
 
     @abc.abstractmethod
-    def list_alerts(self, *, status: str | None = None, limit: int = 100) -> list[AlertRecord]: ...
+    def list_alerts(self, *, status: str | None = None, limit: int = 100) -> list[AlertRecord]:
+        """Alerts, most severe and newest first; cohort members folded into a cluster are left
+        out (the cluster stands for them). collector.alerts.store.AlertStore filters further."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -261,6 +261,14 @@ class SqlStore(Store):
             rows = conn.execute(select(m.devices).order_by(m.devices.c.hostname)).mappings().all()
         return [_device(r) for r in rows]
 
+    def revoke_device(self, device_id: str) -> None:
+        with self._write() as conn:
+            res = conn.execute(
+                update(m.devices).where(m.devices.c.id == device_id).values(revoked=True)
+            )
+            if res.rowcount != 1:
+                raise NotFound(f"no device {device_id!r}")
+
     def count_devices(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(m.devices)).scalar_one())

@@ -76,7 +76,8 @@ class Agent:
 def agent(collector: Collector, desktop: Desktop, tmp_path: Path) -> Iterator[Agent]:
     env = {**desktop.env, "XDG_DATA_HOME": str(tmp_path / "xdg")}
     a = Agent(tmp_path / "agent", tmp_path / "agent.log", env)
-    a.cli("enrol", "--collector", collector.grpc, "--token", collector.enrolment_token())
+    a.cli("enrol", "--collector", collector.grpc, "--enrol-address", collector.enrol,
+                  "--token", collector.enrolment_token())
     a.start()
     yield a
     a.stop()
