@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -72,6 +72,7 @@ class Desktop:
 
     display: str
     window_manager: str | None
+    server: subprocess.Popen[bytes] | None = None  # the Xvfb process (tests may kill it)
     _apps: list[AppWindow] = field(default_factory=list)
 
     @property
@@ -169,20 +170,25 @@ class Desktop:
 
     def activate(self, window: int, *, timeout: float = 5.0) -> None:
         """Give ``window`` the focus and wait until the window manager says it has it."""
+        # Without a window manager there is no _NET_ACTIVE_WINDOW: set the input focus directly.
+        action, query = (
+            ("windowactivate", "getactivewindow") if self.window_manager
+            else ("windowfocus", "getwindowfocus")
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             subprocess.run(
-                ["xdotool", "windowactivate", str(window)],
+                ["xdotool", action, str(window)],
                 env=self.env, capture_output=True, timeout=5, check=False,
             )
-            if self.active_window() == window:
+            if self.active_window(query) == window:
                 return
             time.sleep(0.05)
         raise DesktopError(f"window {window:#x} did not get focus within {timeout}s")
 
-    def active_window(self) -> int:
+    def active_window(self, query: str = "getactivewindow") -> int:
         out = subprocess.run(
-            ["xdotool", "getactivewindow"],
+            ["xdotool", query],
             env=self.env, capture_output=True, text=True, timeout=5, check=False,
         )
         return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else 0
@@ -208,13 +214,13 @@ class Desktop:
             self._apps.pop().close()
 
 
-def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+def _start_xvfb(extra_args: Sequence[str] = ()) -> tuple[subprocess.Popen[bytes], str]:
     # -displayfd: Xvfb picks a free display number itself and writes it to us once it is
     # listening, so parallel runs never collide and nothing sleeps and hopes.
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
-         "-noreset"],
+         "-noreset", *extra_args],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -268,11 +274,15 @@ class DesktopUnavailable(RuntimeError):
 
 
 @contextlib.contextmanager
-def start_desktop() -> Iterator[Desktop]:
+def start_desktop(
+    *, disable_extensions: Sequence[str] = (), window_manager: bool = True
+) -> Iterator[Desktop]:
     """Start Xvfb + a window manager on a free display; stop them on exit.
 
-    For benchmarks and scripts; tests use the ``desktop`` fixture. Raises
-    :class:`DesktopUnavailable` when Xvfb, xdotool or python-xlib is missing.
+    For benchmarks, scripts and tests that need an unusual X server (``disable_extensions=
+    ["RECORD"]`` for a desktop where keyboard capture is impossible); ordinary tests use the
+    ``desktop`` fixture. Raises :class:`DesktopUnavailable` when Xvfb, xdotool or python-xlib is
+    missing.
     """
     missing = [tool for tool in REQUIRED if shutil.which(tool) is None]
     if missing:
@@ -281,10 +291,10 @@ def start_desktop() -> Iterator[Desktop]:
         import Xlib  # noqa: F401 - the helpers and the agent both need it
     except ImportError as exc:
         raise DesktopUnavailable("python-xlib not installed") from exc
-    xvfb, display = _start_xvfb()
-    wm_proc, wm = _start_window_manager(display)
+    xvfb, display = _start_xvfb([a for ext in disable_extensions for a in ("-extension", ext)])
+    wm_proc, wm = _start_window_manager(display) if window_manager else (None, None)
     saved_display = os.environ.get("DISPLAY")
-    desk = Desktop(display=display, window_manager=wm)
+    desk = Desktop(display=display, window_manager=wm, server=xvfb)
     try:
         yield desk
     finally:
