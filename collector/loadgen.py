@@ -38,6 +38,7 @@ from typing import Any
 import grpc
 
 from lantern.grpc_options import CLIENT_OPTIONS
+from lantern.pki import COLLECTOR_TLS_NAME, fetch_pinned_ca, new_key_and_csr, split_token
 from lantern.v1 import lantern_pb2 as pb
 from lantern.v1 import lantern_pb2_grpc as pb_grpc
 
@@ -374,6 +375,29 @@ def _describe(exc: BaseException) -> str:
 class Identity:
     device_id: str
     device_secret: str
+    # Mutual TLS (the collector's default): the device's own key and client certificate (PEM).
+    key_pem: bytes = b""
+    cert_pem: bytes = b""
+
+
+@dataclass
+class Tls:
+    """The collector CA, pinned from the enrolment token's fingerprint; None in plain-text mode."""
+
+    ca_pem: bytes
+
+    def channel(self, address: str, identity: Identity | None = None) -> grpc.aio.Channel:
+        creds = grpc.ssl_channel_credentials(
+            self.ca_pem,
+            identity.key_pem if identity else None,
+            identity.cert_pem if identity else None,
+        )
+        options = [
+            *CLIENT_OPTIONS,
+            ("grpc.use_local_subchannel_pool", 1),
+            ("grpc.ssl_target_name_override", COLLECTOR_TLS_NAME),
+        ]
+        return grpc.aio.secure_channel(address, creds, options=options)
 
 
 class SimAgent:
@@ -381,7 +405,7 @@ class SimAgent:
         self,
         index: int,
         identity: Identity,
-        channel: grpc.aio.Channel,
+        channel: grpc.aio.Channel | None,
         stats: _Stats,
         *,
         rate: float,
@@ -389,10 +413,16 @@ class SimAgent:
         max_in_flight: int,
         heartbeat_s: float | None,
         rng: random.Random,
+        tls: Tls | None = None,
+        collector: str = "",
     ) -> None:
         self.index = index
         self.identity = identity
+        # Plain text: a stream on a shared channel. TLS: the device's own connection with its own
+        # client certificate, as a real agent has (the collector checks it names the device).
         self.channel = channel
+        self.tls = tls
+        self.collector = collector
         self.stats = stats
         self.factory = EventFactory(f"s{index:05d}", rng)
         self.rng = rng
@@ -415,6 +445,17 @@ class SimAgent:
 
     async def run(self, start_at: float, end_at: float, drain_s: float) -> None:
         await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        own = self.channel is None
+        if own:
+            assert self.tls is not None
+            self.channel = self.tls.channel(self.collector, self.identity)
+        try:
+            await self._run(end_at, drain_s)
+        finally:
+            if own and self.channel is not None:
+                await self.channel.close()
+
+    async def _run(self, end_at: float, drain_s: float) -> None:
         attempt = 0
         while not self.refused:
             try:
@@ -432,6 +473,7 @@ class SimAgent:
                 self.stats.reconnects += 1
 
     async def _session(self, end_at: float, drain_s: float) -> None:
+        assert self.channel is not None
         call = self.channel.stream_stream(
             CONNECT_METHOD,
             request_serializer=None,  # we write wire bytes
@@ -589,6 +631,12 @@ def default_channels(agents: int) -> int:
     return max(1, min(64, max(min(agents, 4), math.ceil(agents / 250))))
 
 
+def _next_port(address: str) -> str:
+    """The collector's default enrolment endpoint: the same host, the next port."""
+    host, _, port = address.rpartition(":")
+    return f"{host}:{int(port) + 1}"
+
+
 def _channel(collector: str) -> grpc.aio.Channel:
     # A local subchannel pool: each channel gets its own TCP connection instead of sharing one.
     options = [*CLIENT_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
@@ -602,8 +650,10 @@ async def enrol_agents(
     *,
     concurrency: int = 16,
     run_id: str | None = None,
+    tls: bool = False,
 ) -> list[Identity]:
-    """Enrol `count` simulated devices with one multi-use enrolment token."""
+    """Enrol `count` simulated devices with one multi-use enrolment token (with `tls`, each gets
+    its own key and a client certificate the collector signs, as `lantern-agent enrol` does)."""
     run_id = run_id or uuid.uuid4().hex[:8]
     identities: list[Identity | None] = [None] * count
     queue = iter(range(count))
@@ -611,42 +661,55 @@ async def enrol_agents(
     async def worker(w: int) -> None:
         stub = pb_grpc.IngestStub(channels[w % len(channels)])
         for i in queue:
+            instance_id = f"loadgen-{run_id}-{i:05d}"
+            key_pem, csr_pem = new_key_and_csr(instance_id) if tls else (b"", b"")
             response = await stub.Enrol(
                 pb.EnrolRequest(
                     token=token,
-                    instance_id=f"loadgen-{run_id}-{i:05d}",
+                    instance_id=instance_id,
                     hostname=f"LG-{run_id}-{i:05d}",
                     hardware_serial=f"LG{i:08d}",
                     os="linux",
                     os_version="Debian 12",
                     agent_version=AGENT_VERSION,
+                    csr_pem=csr_pem,
                 ),
                 timeout=60,
             )
-            identities[i] = Identity(response.device_id, response.device_secret)
+            identities[i] = Identity(
+                response.device_id, response.device_secret, key_pem, response.client_cert_pem
+            )
 
     await asyncio.gather(*(worker(w) for w in range(min(concurrency, count))))
     return [i for i in identities if i is not None]
 
 
-def _load_identities(path: Path, collector: str) -> list[Identity]:
+def _load_identities(path: Path, collector: str) -> tuple[list[Identity], Tls | None]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        return []
+        return [], None
     if data.get("collector") != collector:
-        return []
-    return [Identity(d, s) for d, s in data.get("devices", [])]
+        return [], None
+    tls = Tls(data["ca_pem"].encode()) if data.get("ca_pem") else None
+    devices = [Identity(d[0], d[1], *(x.encode() for x in d[2:4])) for d in data.get("devices", [])]
+    return devices, tls
 
 
-def _save_identities(path: Path, collector: str, identities: Sequence[Identity]) -> None:
+def _save_identities(
+    path: Path, collector: str, identities: Sequence[Identity], tls: Tls | None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(
         json.dumps(
             {
                 "collector": collector,
-                "devices": [[i.device_id, i.device_secret] for i in identities],
+                "ca_pem": tls.ca_pem.decode() if tls else "",
+                "devices": [
+                    [i.device_id, i.device_secret, i.key_pem.decode(), i.cert_pem.decode()]
+                    for i in identities
+                ],
             }
         )
     )
@@ -671,10 +734,26 @@ async def run_loadgen_async(
     enrol_concurrency: int = 16,
     seed: int | None = None,
     progress: bool = False,
+    enrol_address: str | None = None,
+    plaintext: bool | None = None,
 ) -> LoadReport:
+    """See `run_loadgen`. TLS or plain text follows the token: a token that carries the CA's
+    fingerprint (the collector's default) means mutual TLS, one connection per agent."""
     if agents < 1 or duration <= 0 or batch < 1 or rate < 0:
         raise ValueError("agents and batch must be >= 1, duration > 0 and rate >= 0")
-    n_channels = channels or default_channels(agents)
+    identities: list[Identity] = []
+    tls: Tls | None = None
+    if identities_path:
+        identities, tls = _load_identities(identities_path, collector)
+    pinned = split_token(token)[1] if token else None
+    if plaintext is None:
+        plaintext = tls is None and pinned is None
+    if len(identities) < agents and not plaintext and tls is None:
+        if pinned is None:
+            raise ValueError("TLS needs a token that carries the CA fingerprint (or --plaintext)")
+        enrol_at = enrol_address or _next_port(collector)
+        tls = Tls(await asyncio.to_thread(fetch_pinned_ca, enrol_at, pinned))
+    n_channels = agents if tls else channels or default_channels(agents)
     report = LoadReport(
         collector=collector,
         agents=agents,
@@ -684,26 +763,38 @@ async def run_loadgen_async(
         channels=n_channels,
     )
     stats = _Stats()
-    chans = [_channel(collector) for _ in range(n_channels)]
+    # Plain text: streams share a few channels. TLS: each agent opens its own (see SimAgent).
+    chans = [] if tls else [_channel(collector) for _ in range(n_channels)]
     try:
         t0 = time.monotonic()
-        identities = _load_identities(identities_path, collector) if identities_path else []
         if len(identities) < agents:
             if not token:
                 raise ValueError(
                     f"{agents - len(identities)} agents need enrolling: give an enrolment token"
                 )
+            enrol_chans = (
+                [tls.channel(enrol_address or _next_port(collector)) for _ in range(4)]
+                if tls
+                else chans
+            )
             try:
                 identities += await enrol_agents(
-                    chans, token, agents - len(identities), concurrency=enrol_concurrency
+                    enrol_chans,
+                    token,
+                    agents - len(identities),
+                    concurrency=enrol_concurrency,
+                    tls=tls is not None,
                 )
             except grpc.aio.AioRpcError as exc:
                 report.errors = 1
                 report.error_kinds = {f"enrol:{exc.code().name}": 1}
                 log.error("enrolment failed: %s %s", exc.code().name, exc.details())
                 return report
+            finally:
+                if tls:
+                    await asyncio.gather(*(c.close() for c in enrol_chans))
             if identities_path:
-                _save_identities(identities_path, collector, identities)
+                _save_identities(identities_path, collector, identities, tls)
         identities = identities[:agents]
         report.agents_enrolled = len(identities)
         report.enrol_s = time.monotonic() - t0
@@ -713,13 +804,15 @@ async def run_loadgen_async(
             SimAgent(
                 i,
                 ident,
-                chans[i % n_channels],
+                None if tls else chans[i % n_channels],
                 stats,
                 rate=rate / agents,
                 batch=batch,
                 max_in_flight=max_in_flight,
                 heartbeat_s=heartbeat_s,
                 rng=random.Random(master.random()),
+                tls=tls,
+                collector=collector,
             )
             for i, ident in enumerate(identities)
         ]
@@ -845,6 +938,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="JSON file of enrolled identities: reused if it holds enough, written after enrolling",
     )
+    parser.add_argument(
+        "--enrol", dest="enrol_address", help="enrolment HOST:PORT (default: the gRPC port + 1)"
+    )
     parser.add_argument("--seed", type=int, help="random seed for event content")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -866,8 +962,11 @@ def main_from_args(args: argparse.Namespace) -> int:
             identities_path=args.identities_path,
             seed=args.seed,
             progress=not args.quiet,
+            enrol_address=args.enrol_address,
+            # `lantern-collector --plaintext loadgen ...` (the collector CLI's global flag).
+            plaintext=True if getattr(args, "plaintext", None) else None,
         )
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
@@ -880,6 +979,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="lantern-collector loadgen", description=__doc__.split("\n\n")[0]
     )
     add_arguments(parser)
+    parser.add_argument("--plaintext", action="store_true", default=None, help="gRPC without TLS")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     return main_from_args(args)
