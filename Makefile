@@ -65,8 +65,10 @@ run: system-deps $(STAMP)
 	$(BIN)/lantern-collector serve --grpc $(GRPC) --http $(HTTP) & collector=$$!; \
 	trap 'kill $$collector $${agent:-} 2>/dev/null; wait' EXIT INT TERM; \
 	for i in $$(seq 50); do curl -fs http://$(HTTP)/healthz >/dev/null 2>&1 && break; sleep 0.2; done; \
+	password=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(12))"); \
 	if ! $(BIN)/lantern-collector users add --email dsl@college.example --role dsl --password-stdin \
-		<<< "change-this-password" >/dev/null 2>&1; then :; fi; \
+		<<< "$$password" >/dev/null 2>&1; then password="(unchanged: user existed)"; fi; \
+	echo "console user: dsl@college.example, password $$password"; \
 	token=$$($(BIN)/lantern-collector api-token create --user dsl@college.example | tail -n 1); \
 	echo "REST API: curl -H 'Authorization: Bearer $$token' http://$(HTTP)/api/v1/alerts"; \
 	echo "API docs: http://$(HTTP)/docs"; \

@@ -2,12 +2,12 @@
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from agent.identity import default_state_dir
+from lantern.logs import setup_logging
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -77,11 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose)
     return int(args.func(args))
 
 

@@ -2,7 +2,6 @@
 
 import argparse
 import getpass
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -10,6 +9,7 @@ from datetime import timedelta
 from collector.clock import utcnow
 from collector.settings import Settings
 from collector.web.deps import ROLES
+from lantern.logs import setup_logging
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -193,11 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose)
     return int(args.func(args))
 
 
