@@ -111,7 +111,9 @@ class ObservePolicy:
     )
     min_severity: int = 1  # don't emit matches below this
     categories: frozenset[str] = frozenset()  # empty = all categories
-    scan_titles: bool = True  # also match window titles (RiskMatch with SOURCE_TITLE)
+    # Match window titles on the device too (RiskMatch with SOURCE_TITLE). Off by default: the
+    # collector matches the titles WindowFocus events carry, and doing both would double-count.
+    scan_titles: bool = False
     buffer_limit: int = DEFAULT_LIMIT
 
 

@@ -109,7 +109,8 @@ def test_policy_capture_typed_off(rig: tuple[Observer, ListSink, ScriptedBackend
 
 
 def test_titles_are_scanned_once(rig: tuple[Observer, ListSink, ScriptedBackend]) -> None:
-    _, sink, backend = rig
+    obs, sink, backend = rig
+    obs.set_policy(ObservePolicy(scan_titles=True))
     page = WindowInfo(handle=5, title="why I hate you - Chromium", pid=20, process="chromium",
                       app_class="Chromium")
     backend.windows.focus(page)
@@ -185,3 +186,23 @@ def test_pause_or_focus_change_completes_a_trailing_phrase() -> None:
         assert obs.stats.flushed_matches == 2
     finally:
         obs.stop()
+
+
+def test_title_matches_are_off_by_default(rig: tuple[Observer, ListSink, ScriptedBackend]) -> None:
+    _, sink, backend = rig
+    backend.windows.focus(WindowInfo(handle=5, title="why I hate you - Chromium", pid=20,
+                                     process="chromium", app_class="Chromium"))
+    assert sink.wait_for(lambda e: e.HasField("window_focus")) is not None
+    assert matches(sink, 0.2) == []
+
+
+def test_typed_text_never_reaches_logs(
+    rig: tuple[Observer, ListSink, ScriptedBackend], caplog: pytest.LogCaptureFixture
+) -> None:
+    obs, sink, backend = rig
+    caplog.set_level("DEBUG")
+    backend.windows.focus(XTERM)
+    type_text(obs, "canary-zebra-42 and then i hate you")
+    assert matches(sink)
+    assert "canary" not in caplog.text and "zebra" not in caplog.text
+    assert all("canary" not in str(e) for e in sink.events)
