@@ -141,6 +141,26 @@ alerts = Table(
     Column("snippet", String(256), nullable=False, default=""),
     Column("first_event_id", String(36), nullable=False),
     Column("dedup_key", String(300), nullable=False),
+    # Workflow (migration 0003; collector/alerts owns the lifecycle).
+    Column("kind", String(8), nullable=False, default="single"),  # single | cluster
+    Column("cohort_key", String(300), nullable=False, default=""),
+    Column("cluster_id", Integer, nullable=True),  # a single folded into this cluster alert
+    Column("members", Integer, nullable=False, default=1),  # devices in a cluster
+    Column("site", String(128), nullable=False, default=""),
+    Column("group_name", String(128), nullable=False, default=""),
+    Column("reasons", JSON, nullable=False, default=list),
+    # Purpose: who is handling the concern. Retention: with the alert.
+    Column("assignee", String(320), nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledged_by", String(320), nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(320), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
+    Column("escalation_step", Integer, nullable=False, default=0),
+    Column("escalated_at", UTCDateTime, nullable=True),
 )
 Index("ix_alerts_status_severity", alerts.c.status, alerts.c.severity)
 Index("ix_alerts_dedup", alerts.c.dedup_key, alerts.c.last_seen_at)
+Index("ix_alerts_cohort", alerts.c.cohort_key, alerts.c.created_at)
+Index("ix_alerts_created", alerts.c.created_at)

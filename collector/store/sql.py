@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -10,15 +10,17 @@ from uuid import uuid4
 from sqlalchemy import Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from collector.alerts import store as alert_tx  # attributes used at call time (import cycle)
+from collector.clock import utcnow
 from collector.store import models as m
 from collector.store.interface import (
-    AlertCandidate,
     AlertRecord,
     DeviceRecord,
     DeviceRegistration,
     EventRow,
     IngestResult,
     NotFound,
+    StatefulTriggers,
     Store,
     StoreError,
     TokenRejected,
@@ -27,8 +29,6 @@ from collector.store.interface import (
 )
 from collector.store.migrate import upgrade_to_head
 
-# Repeats of one signal fold into the open alert for this long (issue 6 makes this a rule setting).
-DEDUP_WINDOW = timedelta(hours=1)
 # SQLite and PostgreSQL both cap bound parameters; chunk IN (...) lookups below that.
 _IN_CHUNK = 500
 
@@ -274,7 +274,9 @@ class SqlStore(Store):
             return int(conn.execute(select(func.count()).select_from(m.devices)).scalar_one())
 
     # --- events and alerts
-    def ingest(self, device_id: str, rows: Sequence[EventRow], triggers: TriggerFn) -> IngestResult:
+    def ingest(
+        self, device_id: str, rows: Sequence[EventRow], triggers: TriggerFn | StatefulTriggers
+    ) -> IngestResult:
         if not rows:
             return IngestResult(0, 0, 0, 0)
         # One batch may repeat an id (a confused agent); keep the first.
@@ -323,64 +325,21 @@ class SqlStore(Store):
                     )
                 )
             raised = updated = 0
-            for candidate in triggers(new_rows) if new_rows else []:
-                if self._fold_into_open_alert(conn, candidate):
-                    updated += 1
+            if new_rows:
+                if isinstance(triggers, StatefulTriggers):
+                    candidates = triggers.evaluate(new_rows, alert_tx.SqlTriggerState(conn))
                 else:
-                    self._insert_alert(conn, candidate)
-                    raised += 1
+                    candidates = triggers(new_rows)
+                if candidates:
+                    # Alert rows, their audit rows and notification outbox rows commit with the
+                    # events: delivery happens afterwards from the outbox, with retries.
+                    done = alert_tx.raise_candidates(conn, candidates, utcnow())
+                    raised, updated = done.raised, done.updated
         return IngestResult(
             stored=len(new_rows),
             duplicates=len(rows) - len(new_rows),
             alerts_raised=raised,
             alerts_updated=updated,
-        )
-
-    def _fold_into_open_alert(self, conn: Connection, c: AlertCandidate) -> bool:
-        a = m.alerts
-        open_alert = conn.execute(
-            select(a.c.id, a.c.severity)
-            .where(
-                a.c.dedup_key == c.dedup_key,
-                a.c.status != "closed",
-                a.c.last_seen_at >= c.observed_at - DEDUP_WINDOW,
-            )
-            .order_by(a.c.id.desc())
-            .limit(1)
-        ).first()
-        if open_alert is None:
-            return False
-        conn.execute(
-            update(a)
-            .where(a.c.id == open_alert[0])
-            .values(
-                count=a.c.count + 1,
-                last_seen_at=c.observed_at,
-                severity=max(open_alert[1], c.severity),
-            )
-        )
-        return True
-
-    def _insert_alert(self, conn: Connection, c: AlertCandidate) -> None:
-        conn.execute(
-            insert(m.alerts).values(
-                created_at=c.observed_at,
-                last_seen_at=c.observed_at,
-                count=1,
-                status="new",
-                severity=c.severity,
-                category=c.category,
-                rule=c.rule,
-                source=c.source,
-                device_id=c.device_id,
-                os_user=c.os_user,
-                app=c.app,
-                title=c.title,
-                matched=c.matched,
-                snippet=c.snippet,
-                first_event_id=c.event_id,
-                dedup_key=c.dedup_key,
-            )
         )
 
     def count_events(self, device_id: str | None = None) -> int:
@@ -395,6 +354,7 @@ class SqlStore(Store):
         query = (
             select(a, d.c.hostname)
             .join(d, d.c.id == a.c.device_id)
+            .where(a.c.cluster_id.is_(None))
             .order_by(a.c.severity.desc(), a.c.created_at.desc())
             .limit(limit)
         )
@@ -402,28 +362,7 @@ class SqlStore(Store):
             query = query.where(a.c.status == status)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [
-            AlertRecord(
-                id=r["id"],
-                created_at=r["created_at"],
-                last_seen_at=r["last_seen_at"],
-                count=r["count"],
-                status=r["status"],
-                severity=r["severity"],
-                category=r["category"],
-                rule=r["rule"],
-                source=r["source"],
-                device_id=r["device_id"],
-                hostname=r["hostname"],
-                os_user=r["os_user"],
-                app=r["app"],
-                title=r["title"],
-                matched=r["matched"],
-                snippet=r["snippet"],
-                first_event_id=r["first_event_id"],
-            )
-            for r in rows
-        ]
+        return [alert_tx.record(r) for r in rows]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,159 @@
+"""The tamper-evident audit log: append-only rows, each carrying SHA-256(previous hash + record).
+
+Anyone recording an audited action (alert workflow, escalation, directory edits, …) calls
+:func:`append` inside the transaction that makes the change, so the change and its audit row commit
+together. :func:`verify` recomputes the chain; an edited, deleted or reordered row breaks it. The
+database itself refuses UPDATE and DELETE on `audit_log` (triggers in migration 0003).
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from collector.alerts.models import audit_chain, audit_log
+
+CHAIN = "main"
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+
+def _digest(prev_hash: str, seq: int, at: datetime, actor: str, action: str, object_type: str,
+            object_id: str, detail: Mapping[str, Any]) -> str:
+    # Canonical JSON (sorted keys, no spaces) so the same record always hashes the same.
+    body = json.dumps(
+        {
+            "seq": seq,
+            "at": at.isoformat(),
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "detail": detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def append(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    at: datetime,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add one audited action to the chain, inside the caller's transaction."""
+    detail = dict(detail or {})
+    # Round-trip through JSON so what we hash is exactly what the JSON column will return.
+    detail = json.loads(json.dumps(detail, default=str))
+    head = conn.execute(
+        select(audit_chain.c.last_seq, audit_chain.c.last_hash)
+        .where(audit_chain.c.name == CHAIN)
+        .with_for_update()  # PostgreSQL: writers queue here; SQLite: the store's write lock
+    ).first()
+    if head is None:
+        conn.execute(insert(audit_chain).values(name=CHAIN, last_seq=0, last_hash=GENESIS))
+        last_seq, prev = 0, GENESIS
+    else:
+        last_seq, prev = int(head[0]), str(head[1])
+    seq = last_seq + 1
+    oid = str(object_id)
+    digest = _digest(prev, seq, at, actor, action, object_type, oid, detail)
+    conn.execute(
+        insert(audit_log).values(
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=oid,
+            detail=detail,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+    conn.execute(
+        update(audit_chain)
+        .where(audit_chain.c.name == CHAIN)
+        .values(last_seq=seq, last_hash=digest)
+    )
+    return AuditEntry(seq, at, actor, action, object_type, oid, detail, prev, digest)
+
+
+def _entry(r: Any) -> AuditEntry:
+    return AuditEntry(
+        seq=r["seq"],
+        at=r["at"],
+        actor=r["actor"],
+        action=r["action"],
+        object_type=r["object_type"],
+        object_id=r["object_id"],
+        detail=dict(r["detail"] or {}),
+        prev_hash=r["prev_hash"],
+        hash=r["hash"],
+    )
+
+
+def history(conn: Connection, object_type: str, object_id: str | int) -> list[AuditEntry]:
+    """Every audited action on one object, oldest first."""
+    rows = conn.execute(
+        select(audit_log)
+        .where(audit_log.c.object_type == object_type, audit_log.c.object_id == str(object_id))
+        .order_by(audit_log.c.seq)
+    ).mappings()
+    return [_entry(r) for r in rows]
+
+
+def verify(conn: Connection) -> ChainCheck:
+    """Recompute the whole chain; report the first row that does not fit."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for r in conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings():
+        e = _entry(r)
+        if e.seq != expected_seq:
+            return ChainCheck(False, count, e.seq, f"row {expected_seq} is missing")
+        if e.prev_hash != prev:
+            return ChainCheck(False, count, e.seq, "previous-hash link broken")
+        digest = _digest(prev, e.seq, e.at, e.actor, e.action, e.object_type, e.object_id,
+                         e.detail)
+        if digest != e.hash:
+            return ChainCheck(False, count, e.seq, "row content does not match its hash")
+        prev, expected_seq, count = e.hash, expected_seq + 1, count + 1
+    head = conn.execute(
+        select(audit_chain.c.last_seq, audit_chain.c.last_hash).where(audit_chain.c.name == CHAIN)
+    ).first()
+    if head is not None and (int(head[0]) != count or head[1] != prev):
+        return ChainCheck(False, count, count + 1, "rows after the last one are missing")
+    return ChainCheck(True, count)
