@@ -40,6 +40,22 @@ root.mainloop()
 """
 
 
+# A stand-in for a screen locker (i3lock, xscreensaver): a full-screen override-redirect window
+# that grabs the keyboard, so it never becomes the window manager's active window.
+_LOCKER_SCRIPT = r"""
+import sys, tkinter as tk
+root = tk.Tk()
+root.title(sys.argv[1])
+root.overrideredirect(True)
+root.geometry("%dx%d+0+0" % (root.winfo_screenwidth(), root.winfo_screenheight()))
+entry = tk.Entry(root, show="*")
+entry.pack()
+root.update()
+root.after(100, lambda: (entry.focus_force(), root.grab_set_global()))
+root.mainloop()
+"""
+
+
 class DesktopError(RuntimeError):
     """The test desktop did not do what was asked in time."""
 
@@ -116,6 +132,33 @@ class Desktop:
         )
         return self._adopt(proc, title)
 
+    def screen_locker(self, title: str = "locker") -> AppWindow:
+        """Cover the screen with a fake locker that grabs the keyboard; ``close()`` unlocks."""
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LOCKER_SCRIPT, title],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            window = self._window_by_xres_wait(proc.pid, timeout=10.0)
+        except BaseException:
+            proc.kill()
+            raise
+        app = AppWindow(proc=proc, window=window, title=title)
+        self._apps.append(app)
+        time.sleep(0.3)  # the grab is taken 100 ms after mapping
+        return app
+
+    def _window_by_xres_wait(self, pid: int, *, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            window = self._window_by_xres(pid)
+            if window:
+                return window
+            time.sleep(0.05)
+        raise DesktopError(f"no window for pid {pid} within {timeout}s")
+
     def _adopt(self, proc: subprocess.Popen[bytes], title: str) -> AppWindow:
         try:
             window = self.wait_for_window(proc.pid, timeout=10.0)
@@ -149,21 +192,26 @@ class Desktop:
     def _window_by_xres(self, pid: int) -> int:
         from Xlib import X
         from Xlib import display as xdisplay
+        from Xlib import error as xerror
         from Xlib.ext import res
 
         d = xdisplay.Display(self.display)
         try:
             root = d.screen().root
             for frame in root.query_tree().children:
-                for win in [frame, *frame.query_tree().children]:
-                    attrs = win.get_attributes()
-                    if attrs.map_state != X.IsViewable or win.get_wm_name() is None:
-                        continue
-                    reply = d.res_query_client_ids(
-                        [{"client": win.id, "mask": res.LocalClientPIDMask}]
-                    )
-                    if any(e.value and e.value[0] == pid for e in reply.ids):
-                        return int(win.id)
+                try:
+                    candidates = [frame, *frame.query_tree().children]
+                    for win in candidates:
+                        attrs = win.get_attributes()
+                        if attrs.map_state != X.IsViewable or win.get_wm_name() is None:
+                            continue
+                        reply = d.res_query_client_ids(
+                            [{"client": win.id, "mask": res.LocalClientPIDMask}]
+                        )
+                        if any(e.value and e.value[0] == pid for e in reply.ids):
+                            return int(win.id)
+                except (xerror.BadWindow, xerror.BadDrawable):
+                    continue  # closed while we looked
         finally:
             d.close()
         return 0

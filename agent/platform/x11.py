@@ -6,6 +6,12 @@ the focused window (``_NET_WM_NAME`` / ``WM_NAME``). Listening costs ~0.03% CPU 
 for polling once a second. Without an EWMH window manager there is no ``_NET_ACTIVE_WINDOW``; then
 the input focus is polled twice a second as a fallback.
 
+Screen lockers (i3lock, xscreensaver, slock…) never become the active window: they map a
+full-screen override-redirect window and grab the keyboard, so the unlock password would land in
+the buffer of the window below. The watcher therefore also follows top-level maps on the root
+(``SubstructureNotify``): while a full-screen override-redirect window is mapped, it is reported
+as the focused window with ``secure=True``, and typing is not captured.
+
 Measured quirks handled here (see FINDINGS.md): xterm sets only ``WM_NAME`` (as COMPOUND_TEXT);
 ``_NET_WM_NAME`` is sometimes ``STRING`` holding UTF-8; Tk sets no ``_NET_WM_PID`` (the X-Resource
 extension gives the PID); each title change arrives as two events (only changes are reported).
@@ -93,6 +99,7 @@ class X11WindowSource:
         self._watched = 0
         self._d: Any = None
         self._atoms: dict[str, int] = {}
+        self._covers: list[int] = []  # mapped full-screen override-redirect windows (lockers)
 
     # ---------------------------------------------------------------- public interface
 
@@ -159,7 +166,9 @@ class X11WindowSource:
                      "_NET_SUPPORTED", "UTF8_STRING"):
             self._atoms[name] = d.intern_atom(name)
         root = d.screen().root
-        root.change_attributes(event_mask=X.PropertyChangeMask)
+        # SubstructureNotify: top-level (un)maps, to notice screen lockers (see module docstring).
+        root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
+        self._find_covers(root)
         ewmh = self._supports_active_window(root)
         if not ewmh:
             log.info("no _NET_ACTIVE_WINDOW on %s: polling input focus", self._display_name)
@@ -190,6 +199,13 @@ class X11WindowSource:
     def _is_relevant(self, event: Any, root: Any) -> bool:
         from Xlib import X
 
+        if event.type == X.MapNotify:
+            return bool(event.override) and self._note_cover(event.window)
+        if event.type in (X.UnmapNotify, X.DestroyNotify):
+            if event.window.id in self._covers:
+                self._covers.remove(event.window.id)
+                return True
+            return False
         if event.type != X.PropertyNotify:
             return False
         if event.window.id == root.id:
@@ -199,13 +215,50 @@ class X11WindowSource:
             self._atoms["WM_NAME"],
         )
 
+    def _find_covers(self, root: Any) -> None:
+        """A locker already on screen when the watcher starts (the agent started while locked)."""
+        from Xlib import X
+        from Xlib import error as xerror
+
+        for child in root.query_tree().children:
+            try:
+                attrs = child.get_attributes()
+            except (xerror.BadWindow, xerror.BadDrawable):
+                continue
+            if attrs.override_redirect and attrs.map_state == X.IsViewable:
+                self._note_cover(child)
+
+    def _note_cover(self, win: Any) -> bool:
+        """Remember ``win`` if it is an override-redirect window covering the whole screen."""
+        from Xlib import error as xerror
+
+        screen = self._d.screen()
+        try:
+            geom = win.get_geometry()
+        except (xerror.BadWindow, xerror.BadDrawable):
+            return False
+        covers = (
+            geom.x <= 0
+            and geom.y <= 0
+            and geom.x + geom.width >= screen.width_in_pixels
+            and geom.y + geom.height >= screen.height_in_pixels
+        )
+        if covers and win.id not in self._covers:
+            self._covers.append(win.id)
+            return True
+        return False
+
     def _refresh(self, ewmh: bool) -> None:
         """Re-read the focused window and title; report if either changed."""
         from Xlib import error as xerror
 
         try:
-            wid = self._active_window() if ewmh else self._focused_toplevel()
-            info = self._read(wid) if wid else None
+            if self._covers:
+                # A locker covers the screen and holds the keyboard: it is where keys go.
+                info: WindowInfo | None = self._read(self._covers[-1], secure=True)
+            else:
+                wid = self._active_window() if ewmh else self._focused_toplevel()
+                info = self._read(wid) if wid else None
         except (xerror.BadWindow, xerror.BadDrawable, xerror.BadMatch):
             info = None  # the window vanished between the event and our request
         if info is None:
@@ -260,7 +313,7 @@ class X11WindowSource:
                 win.change_attributes(event_mask=mask, onerror=xerror.CatchError(xerror.BadWindow))
         self._watched = wid
 
-    def _read(self, wid: int) -> WindowInfo:
+    def _read(self, wid: int, *, secure: bool = False) -> WindowInfo:
         win = self._d.create_resource_object("window", wid)
         title = self._title(win)
         static = self._static.get(wid)
@@ -279,6 +332,7 @@ class X11WindowSource:
             process=process,
             app_class=app_class,
             app_instance=app_instance,
+            secure=secure,
         )
 
     def _title(self, win: Any) -> str:

@@ -135,3 +135,32 @@ def test_excluded_app_typing_is_not_captured(desktop_apps: Desktop) -> None:
         assert obs.stats.dropped_keys >= len(RISK_PHRASE)
     finally:
         obs.stop()
+
+
+def test_screen_locker_password_is_never_captured(
+    observed: tuple[Observer, ListSink, Desktop],
+) -> None:
+    obs, sink, desk = observed
+    term = desk.xterm("Chat")
+    focus_event(sink, "Chat")
+    wait_keyboard_ready(obs, desk)
+    locker = desk.screen_locker("Locked")
+    # The locker is reported (it is where keys go), and nothing typed into it is captured.
+    assert focus_event(sink, "Locked").app == "Tk"
+    dropped = obs.stats.dropped_keys
+    desk.type(RISK_PHRASE + ". ", delay_ms=5)
+    time.sleep(1.2)  # past the idle flush
+    assert sink.of_kind("risk_match") == []
+    assert obs.stats.dropped_keys - dropped >= len(RISK_PHRASE)
+    chats = len([e for e in sink.of_kind("window_focus") if e.window_focus.title == "Chat"])
+    locker.close()
+    desk.activate(term.window)
+    # Unlocking is a focus change back to the window below.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and chats == len(
+        [e for e in sink.of_kind("window_focus") if e.window_focus.title == "Chat"]
+    ):
+        time.sleep(0.05)
+    assert [e.window_focus.title for e in sink.of_kind("window_focus")][-1] == "Chat"
+    desk.type(RISK_PHRASE + ".", delay_ms=5)
+    assert sink.wait_for(lambda e: e.risk_match.title == "Chat", 2.0) is not None
