@@ -15,7 +15,7 @@ from lantern.v1 import lantern_pb2 as pb
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 30.0
+BACKOFF_CAP_S = 300.0
 # A refused device (revoked, unknown) retries slowly: IT may re-enable it, and hammering helps no one.
 REFUSED_BACKOFF_S = 300.0
 

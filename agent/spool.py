@@ -1,11 +1,15 @@
 """The on-disk spool: events wait here (SQLite, WAL) until the collector acks a durable commit.
 
 lease → send → commit-on-ack. Risk matches go in a high-priority lane and are sent first. The spool
-is bounded by row count and age; when it must drop something it drops the oldest low-priority event,
-never a risk match while a low-priority one remains, and records a gap so the loss is visible.
+is bounded by payload bytes (100 MB) and age (14 days); when it must drop something it drops the
+oldest low-priority event, a risk match only when nothing else is left, and records a gap so the
+loss is visible. Low-priority events push out the oldest low-priority ones (recent context is worth
+more); risk matches push out anything else first. A corrupt spool file is quarantined and replaced, with a gap event.
 Only built events are stored (bounded snippets, never a raw typed buffer).
 """
 
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -18,7 +22,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lantern.ids import uuid7_str
 from lantern.v1 import lantern_pb2 as pb
 
+log = logging.getLogger(__name__)
+
 SPOOL_FILE = "spool.db"
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_AGE_S = 14 * 24 * 3600
 PRIORITY_NORMAL = 0
 PRIORITY_HIGH = 1  # risk matches, circumvention and gaps: what a DSL needs first
 
@@ -41,6 +49,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 @dataclass(frozen=True, slots=True)
 class SpoolStats:
     depth: int
+    bytes: int
     oldest_created_at: float | None
     pending_gap: int
 
@@ -53,30 +62,62 @@ class Spool:
         state_dir: Path,
         os_user: str,
         *,
-        max_events: int = 200_000,
-        max_age_s: float = 14 * 24 * 3600,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age_s: float = DEFAULT_MAX_AGE_S,
         on_append: Callable[[], None] | None = None,
     ) -> None:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = state_dir / SPOOL_FILE
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        # Acked events are overwritten with zeros, not left in free pages of the file.
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self.os_user = os_user
-        self.max_events = max_events
+        self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self.on_append = on_append
+        quarantined = None
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            quarantined = self._quarantine(exc)
+            self._db = self._open()
         # Leases do not survive a restart: whatever was in flight is sent again (the collector dedups).
         self._db.execute("UPDATE spool SET lease = NULL WHERE lease IS NOT NULL")
+        self._depth, self._bytes = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool"
+        ).fetchone()
         self._next_batch = int(self._meta("next_batch", "1"))
         self._gap_dropped = int(self._meta("gap_dropped", "0"))
         self._gap_first = float(self._meta("gap_first", "0"))
         self._gap_last = float(self._meta("gap_last", "0"))
         self._gap_reason = self._meta("gap_reason", "")
+        if quarantined is not None:
+            self._note_gap("spool_corrupt", 1, time.time())
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            # Acked events are overwritten with zeros, not left in free pages of the file.
+            db.execute("PRAGMA secure_delete=ON")
+            db.executescript(_SCHEMA)
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _quarantine(self, exc: Exception) -> Path:
+        """Move a corrupt spool aside (for IT to inspect) and start a new one: the agent must keep
+        working, and the loss is reported as a gap."""
+        target = self.path.with_name(f"{SPOOL_FILE}.corrupt-{int(time.time())}")
+        os.replace(self.path, target)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(SPOOL_FILE + suffix)
+            if side.exists():
+                os.replace(side, target.with_name(target.name + suffix))
+        log.error("spool was corrupt (%s); moved to %s and replaced", exc, target.name)
+        return target
 
     # ------------------------------------------------------------------ append
     def append(self, event: pb.Event) -> bool:
@@ -90,15 +131,18 @@ class Spool:
         kind = event.WhichOneof("kind") or ""
         priority = PRIORITY_HIGH if kind in _HIGH_KINDS else PRIORITY_NORMAL
         now = time.time()
+        payload = event.SerializeToString()
         with self._lock:
             try:
-                if not self._make_room(priority, now):
+                if not self._make_room(priority, len(payload), now):
                     self._note_gap("spool_full", 1, now)
                     return False
                 self._db.execute(
                     "INSERT INTO spool (event_id, priority, created_at, payload) VALUES (?,?,?,?)",
-                    (event.event_id, priority, now, event.SerializeToString()),
+                    (event.event_id, priority, now, payload),
                 )
+                self._depth += 1
+                self._bytes += len(payload)
             except sqlite3.OperationalError as exc:  # disk full, I/O error: count it, don't crash
                 self._note_gap(f"spool_error: {exc}"[:64], 1, now)
                 return False
@@ -106,25 +150,40 @@ class Spool:
             self.on_append()
         return True
 
-    def _make_room(self, priority: int, now: float) -> bool:
-        expired = self._db.execute(
-            "DELETE FROM spool WHERE created_at < ? AND lease IS NULL", (now - self.max_age_s,)
-        ).rowcount
-        if expired:
+    def _make_room(self, priority: int, size: int, now: float) -> bool:
+        # created_at grows with seq, so the first row by primary key is the oldest (no scan).
+        row = self._db.execute("SELECT created_at FROM spool ORDER BY seq LIMIT 1").fetchone()
+        if row is not None and row[0] < now - self.max_age_s:
+            expired = self._delete(
+                "DELETE FROM spool WHERE created_at < ? AND lease IS NULL RETURNING LENGTH(payload)",
+                (now - self.max_age_s,),
+            )
             self._note_gap("spool_expired", expired, now)
-        depth = self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
-        if depth < self.max_events:
-            return True
-        if priority == PRIORITY_NORMAL:
-            return False
-        evicted = self._db.execute(
-            "DELETE FROM spool WHERE seq = (SELECT seq FROM spool WHERE priority = ? AND lease IS NULL"
-            " ORDER BY seq LIMIT 1)",
-            (PRIORITY_NORMAL,),
-        ).rowcount
-        if evicted:
-            self._note_gap("spool_full", evicted, now)
-        return bool(evicted)
+        while self._bytes + size > self.max_bytes:
+            # Oldest low-priority first; a risk match only makes room for another risk match.
+            lanes = (
+                (PRIORITY_NORMAL,)
+                if priority == PRIORITY_NORMAL
+                else (PRIORITY_NORMAL, PRIORITY_HIGH)
+            )
+            for lane in lanes:
+                evicted = self._delete(
+                    "DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE priority = ? AND"
+                    " lease IS NULL ORDER BY seq LIMIT 64) RETURNING LENGTH(payload)",
+                    (lane,),
+                )
+                if evicted:
+                    self._note_gap("spool_full", evicted, now)
+                    break
+            else:
+                return False
+        return True
+
+    def _delete(self, sql: str, params: tuple[object, ...]) -> int:
+        sizes = [row[0] for row in self._db.execute(sql, params).fetchall()]
+        self._depth -= len(sizes)
+        self._bytes -= sum(sizes)
+        return len(sizes)
 
     def _note_gap(self, reason: str, dropped: int, now: float) -> None:
         if self._gap_dropped == 0:
@@ -178,7 +237,9 @@ class Spool:
     def commit(self, batch_id: int) -> int:
         """The collector acked the batch: delete it. Returns how many rows went."""
         with self._lock:
-            return self._db.execute("DELETE FROM spool WHERE lease = ?", (batch_id,)).rowcount
+            return self._delete(
+                "DELETE FROM spool WHERE lease = ? RETURNING LENGTH(payload)", (batch_id,)
+            )
 
     def release(self, batch_id: int) -> None:
         """The batch was not committed: make it available to lease again."""
@@ -206,26 +267,33 @@ class Spool:
                 last_dropped_at=last,
             )
         )
+        payload = event.SerializeToString()
         try:
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT INTO spool (event_id, priority, created_at, payload) VALUES (?,?,?,?)",
-                (event.event_id, PRIORITY_HIGH, time.time(), event.SerializeToString()),
+                (event.event_id, PRIORITY_HIGH, time.time(), payload),
             )
             self._db.execute("DELETE FROM meta WHERE key LIKE 'gap_%'")
             self._db.execute("COMMIT")
         except sqlite3.OperationalError:
             self._db.execute("ROLLBACK")
             return
+        self._depth += 1
+        self._bytes += len(payload)
         self._gap_dropped = 0
 
     # ------------------------------------------------------------------ status
     def stats(self) -> SpoolStats:
         with self._lock:
-            depth, oldest = self._db.execute(
-                "SELECT COUNT(*), MIN(created_at) FROM spool"
-            ).fetchone()
-        return SpoolStats(depth=depth, oldest_created_at=oldest, pending_gap=self._gap_dropped)
+            # created_at grows with seq, so the first row by primary key is the oldest (no scan).
+            row = self._db.execute("SELECT created_at FROM spool ORDER BY seq LIMIT 1").fetchone()
+            return SpoolStats(
+                depth=self._depth,
+                bytes=self._bytes,
+                oldest_created_at=row[0] if row else None,
+                pending_gap=self._gap_dropped,
+            )
 
     def _meta(self, key: str, default: str) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -20,6 +20,15 @@ def match(rule: str) -> pb.Event:
     return event
 
 
+def stamped_size(tmp_path: Path, event: pb.Event) -> int:
+    """Bytes one such event takes once the spool has stamped id, user and time on it."""
+    probe = Spool(tmp_path / "probe", "u")
+    probe.append(event)
+    size = probe.stats().bytes
+    probe.close()
+    return size
+
+
 @pytest.fixture
 def spool(tmp_path: Path) -> Spool:
     return Spool(tmp_path, "student1")
@@ -81,17 +90,18 @@ def test_risk_matches_jump_the_queue(spool: Spool) -> None:
 
 
 def test_full_spool_drops_low_priority_first_and_records_a_gap(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, "u", max_events=3)
-    for i in range(3):
+    size = stamped_size(tmp_path, focus("0"))
+    spool = Spool(tmp_path / "s", "u", max_bytes=3 * size)
+    for i in range(4):  # the fourth evicts the oldest: recent context is worth more
         assert spool.append(focus(str(i)))
-    assert not spool.append(focus("dropped"))
-    assert spool.append(match("kept"))  # evicts the oldest window event
+    assert spool.append(match("kept"))  # evicts window events, never the other way round
     _, events = spool.lease(10)
     kinds = [e.WhichOneof("kind") for e in events]
     gap = next(e.gap for e in events if e.WhichOneof("kind") == "gap")
-    assert gap.dropped == 2 and gap.reason == "spool_full"
+    assert gap.reason == "spool_full" and gap.dropped >= 2
     assert kinds.count("risk_match") == 1
-    assert "0" not in [e.window_focus.title for e in events if e.HasField("window_focus")]
+    titles = [e.window_focus.title for e in events if e.HasField("window_focus")]
+    assert "0" not in titles and "3" in titles
 
 
 def test_events_older_than_the_age_bound_expire_into_a_gap(tmp_path: Path) -> None:
@@ -101,3 +111,37 @@ def test_events_older_than_the_age_bound_expire_into_a_gap(tmp_path: Path) -> No
     _, events = spool.lease(10)
     gaps = [e.gap for e in events if e.HasField("gap")]
     assert gaps and gaps[0].reason == "spool_expired" and gaps[0].dropped >= 1
+
+
+def test_a_full_spool_of_risk_matches_makes_room_only_for_risk_matches(tmp_path: Path) -> None:
+    one = stamped_size(tmp_path, match("r0"))
+    spool = Spool(tmp_path / "s", "u", max_bytes=2 * one)
+    assert spool.append(match("r1")) and spool.append(match("r2"))
+    assert not spool.append(focus("window"))
+    assert spool.append(match("r3"))
+    _, events = spool.lease(10)
+    rules = [e.risk_match.rule for e in events if e.HasField("risk_match")]
+    assert "r3" in rules and "r1" not in rules
+
+
+def test_size_accounting_survives_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, "u")
+    for i in range(10):
+        spool.append(focus(str(i)))
+    before = spool.stats()
+    spool.close()
+    after = Spool(tmp_path, "u").stats()
+    assert (after.depth, after.bytes) == (before.depth, before.bytes) and after.bytes > 0
+
+
+def test_a_corrupt_spool_is_quarantined_replaced_and_reported(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, "u")
+    spool.append(focus("x"))
+    spool.close()
+    (tmp_path / "spool.db").write_bytes(b"this is not a database" * 100)
+    for side in ("spool.db-wal", "spool.db-shm"):
+        (tmp_path / side).unlink(missing_ok=True)
+    fresh = Spool(tmp_path, "u")
+    assert list(tmp_path.glob("spool.db.corrupt-*"))
+    _, events = fresh.lease(10)
+    assert [e.gap.reason for e in events] == ["spool_corrupt"]
