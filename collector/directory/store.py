@@ -1090,20 +1090,20 @@ class DirectoryStore:
         """Every group that has members, devices or a policy, with counts (no names)."""
         pg, p, d, inv = dm.person_groups, dm.people, sm.devices, dm.device_inventory
         with self.engine.connect() as conn:
-            people_counts: dict[str, int] = dict(
-                conn.execute(
+            people_counts: dict[str, int] = {
+                r[0]: int(r[1])
+                for r in conn.execute(
                     select(pg.c.group_name, func.count())
                     .join(p, p.c.id == pg.c.person_id)
                     .where(p.c.status == "active")
                     .group_by(pg.c.group_name)
                 )
-                .tuples()
-                .all()
-            )
-            for role, count in conn.execute(
+            }
+            # Every person is also in the group named after their role.
+            for r in conn.execute(
                 select(p.c.role, func.count()).where(p.c.status == "active").group_by(p.c.role)
-            ).tuples():
-                people_counts[role] = people_counts.get(role, 0) + count
+            ):
+                people_counts[r[0]] = people_counts.get(r[0], 0) + int(r[1])
             device_counts: dict[str, int] = defaultdict(int)
             for (name,) in conn.execute(
                 select(d.c.group_name).where(d.c.group_name.is_not(None), d.c.revoked.is_(False))
