@@ -15,6 +15,8 @@ Machine configuration is one INI file, the same on every platform::
     [agent]
     collector = lantern.college.example:50051
     token = <enrolment token from `lantern-collector tokens create`>
+    # optional: where enrolment goes when it is not the collector's port + 1
+    enrol_address = lantern.college.example:50052
 
 Linux: /etc/lantern/agent.conf; Windows: %ProgramData%\\Lantern\\agent.conf; macOS:
 /Library/Application Support/Lantern/agent.conf. `LANTERN_AGENT_CONF` overrides the path. On
@@ -54,6 +56,7 @@ BACKOFF_CAP_S = 900.0
 class MachineConfig:
     collector: str
     token: str
+    enrol_address: str = ""
 
     @property
     def complete(self) -> bool:
@@ -81,7 +84,9 @@ def read_config_file(path: Path) -> MachineConfig:
         return MachineConfig("", "")
     section = parser[SECTION]
     return MachineConfig(
-        section.get("collector", "").strip(), section.get("token", "").strip()
+        section.get("collector", "").strip(),
+        section.get("token", "").strip(),
+        section.get("enrol_address", "").strip(),
     )
 
 
@@ -96,14 +101,14 @@ def _windows_policy() -> MachineConfig:
             winreg.HKEY_LOCAL_MACHINE,  # type: ignore[attr-defined,unused-ignore]
             r"SOFTWARE\Policies\Lantern\Agent",
         ) as key:
-            for name in ("Collector", "Token"):
+            for name in ("Collector", "Token", "EnrolAddress"):
                 try:
                     values[name] = str(winreg.QueryValueEx(key, name)[0]).strip()  # type: ignore[attr-defined,unused-ignore]
                 except OSError:
                     values[name] = ""
     except OSError:
         return MachineConfig("", "")
-    return MachineConfig(values["Collector"], values["Token"])
+    return MachineConfig(values["Collector"], values["Token"], values["EnrolAddress"])
 
 
 def _macos_managed(managed_dir: Path = Path("/Library/Managed Preferences")) -> MachineConfig:
@@ -114,7 +119,9 @@ def _macos_managed(managed_dir: Path = Path("/Library/Managed Preferences")) -> 
         data: dict[str, Any] = plistlib.loads(path.read_bytes())
     except (OSError, plistlib.InvalidFileException):
         return MachineConfig("", "")
-    return MachineConfig(str(data.get("Collector", "")).strip(), str(data.get("Token", "")).strip())
+    return MachineConfig(
+        *(str(data.get(key, "")).strip() for key in ("Collector", "Token", "EnrolAddress"))
+    )
 
 
 def load_config(path: Path | None = None) -> MachineConfig:
@@ -126,7 +133,9 @@ def load_config(path: Path | None = None) -> MachineConfig:
     elif sys.platform == "darwin":
         managed = _macos_managed()
     return MachineConfig(
-        managed.collector or from_file.collector, managed.token or from_file.token
+        managed.collector or from_file.collector,
+        managed.token or from_file.token,
+        managed.enrol_address or from_file.enrol_address,
     )
 
 
@@ -136,6 +145,8 @@ def write_config(path: Path, config: MachineConfig) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     parser = configparser.ConfigParser(interpolation=None)
     parser[SECTION] = {"collector": config.collector, "token": config.token}
+    if config.enrol_address:
+        parser[SECTION]["enrol_address"] = config.enrol_address
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         f.write("# Lantern agent machine configuration, written by the installer.\n")
@@ -191,10 +202,11 @@ def ensure_enrolled(
                 config_path or default_config_path(),
             )
         else:
-            code = agent(
-                ["--state-dir", str(sdir), "enrol", "--collector", config.collector,
-                 "--token", config.token]
-            )
+            argv = ["--state-dir", str(sdir), "enrol", "--collector", config.collector,
+                    "--token", config.token]
+            if config.enrol_address:
+                argv += ["--enrol-address", config.enrol_address]
+            code = agent(argv)
             if code == 0 and is_enrolled(sdir):
                 return True
             log.warning("enrolment with %s failed (exit %s)", config.collector, code)
@@ -279,9 +291,11 @@ def _cmd_configure(args: argparse.Namespace) -> int:
     path = Path(args.config) if args.config else default_config_path()
     current = read_config_file(path)
     config = MachineConfig(
-        (args.collector or current.collector).strip(), (args.token or current.token).strip()
+        (args.collector or current.collector).strip(),
+        (args.token or current.token).strip(),
+        (args.enrol_address or current.enrol_address).strip(),
     )
-    if not args.collector and not args.token:
+    if not (args.collector or args.token or args.enrol_address):
         print(f"nothing to write; {path} left as it is", file=sys.stderr)
         return 0
     write_config(path, config)
@@ -298,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     configure = sub.add_parser("configure", help="write the machine configuration file")
     configure.add_argument("--collector", default="", help="HOST:PORT of the collector")
     configure.add_argument("--token", default="", help="enrolment token")
+    configure.add_argument(
+        "--enrol-address", default="", help="HOST:PORT for enrolment (default: collector port + 1)"
+    )
     configure.set_defaults(func=_cmd_configure)
     for p in (parser, session):
         p.add_argument("--enrol-only", action="store_true", help="enrol if needed, do not run")
