@@ -44,6 +44,8 @@ from lantern.v1 import lantern_pb2 as pb
 ITAdmin = Annotated[UserRecord, Depends(require_role("it_admin"))]
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# 422 by number: Starlette renamed the constant (UNPROCESSABLE_ENTITY -> _CONTENT).
+UNPROCESSABLE = 422
 
 
 def get_directory(request: Request) -> DirectoryStore:
@@ -281,7 +283,7 @@ async def import_people_file(
             allow_mass_leave=allow_mass_leave,
         )
     except (ExportError, MappingError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(UNPROCESSABLE, str(exc)) from None
     if report.refused:
         raise HTTPException(status.HTTP_409_CONFLICT, report.as_dict())
     return report.as_dict()
@@ -399,7 +401,7 @@ async def import_device_inventory(
             dry_run=dry_run,
         )
     except (ExportError, MappingError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(UNPROCESSABLE, str(exc)) from None
     return report.as_dict()
 
 
@@ -445,7 +447,7 @@ def put_policy(
     try:
         spec = spec_from_mapping(body)
     except (PolicyError, TypeError, ValueError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(UNPROCESSABLE, str(exc)) from None
     return PolicyOut.of(_run(lambda: directory.put_policy(name, spec, actor=user.email)))
 
 
@@ -504,11 +506,9 @@ def _yaml(data: bytes) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(data.decode("utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"mapping: {exc}") from None
+        raise HTTPException(UNPROCESSABLE, f"mapping: {exc}") from None
     if not isinstance(loaded, dict):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "mapping: expected a YAML mapping"
-        )
+        raise HTTPException(422, "mapping: expected a YAML mapping")
     return loaded
 
 
