@@ -11,8 +11,11 @@ from pathlib import Path
 import psutil
 
 from agent.identity import Identity, TlsFiles, os_user
+from agent.limits import SelfWatchdog
 from agent.notice import show_notice
 from agent.observe.observer import ObservePolicy, Observer
+from agent.observe.processes import CircumventionScanner
+from agent.observe.tamper import TamperWatch
 from agent.sender import Sender, SenderConfig
 from agent.spool import Spool
 from agent.status import write_status
@@ -52,6 +55,19 @@ def observe_policy(policy: pb.Policy | None) -> ObservePolicy:
     )
 
 
+def tamper_paths(state_dir: Path) -> list[Path]:
+    """What a student might edit to blind the agent: its code, its config, its identity."""
+    import agent
+    import lantern
+
+    return [
+        Path(agent.__file__).parent,
+        Path(lantern.__file__).parent,
+        Path("/etc/lantern"),
+        state_dir,
+    ]
+
+
 def transport_for(state_dir: Path, identity: Identity) -> GrpcTransport:
     if not identity.tls:
         log.warning("talking to the collector in PLAIN TEXT (enrolled with --plaintext)")
@@ -83,6 +99,16 @@ class AgentRunner:
         )
         self.spool.on_append = self.sender.wake
         self._process = psutil.Process()
+        sink = SpoolSink(self.spool)
+        self.watchdog = SelfWatchdog(sink.emit, self._restart_observer)
+        self.circumvention = CircumventionScanner(sink.emit, own_pid=os.getpid())
+        self.tamper = TamperWatch(sink.emit, tamper_paths(state_dir))
+
+    def _restart_observer(self) -> None:
+        """Called by the self-watchdog from its thread: a fresh observer, same engine and policy."""
+        self.observer.stop()
+        self.observer = Observer(self.engine, SpoolSink(self.spool), observe_policy(self.policy))
+        self.observer.start()
 
     def _policy_received(self, policy: pb.Policy) -> None:
         if self.policy is not None and policy.version == self.policy.version:
@@ -145,6 +171,8 @@ class AgentRunner:
         else:
             show_notice("This college device is monitored for safeguarding.")
         self.observer.start()
+        for guard in (self.watchdog, self.circumvention, self.tamper):
+            guard.start()
         self.spool.append(self._agent_state())
         sender = asyncio.create_task(self.sender.run(stop))
         try:
@@ -155,6 +183,8 @@ class AgentRunner:
                 except TimeoutError:
                     pass
         finally:
+            for guard in (self.watchdog, self.circumvention, self.tamper):
+                guard.stop()
             self.observer.stop()
             await sender
             self._write_status()

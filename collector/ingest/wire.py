@@ -94,7 +94,7 @@ def event_row(event: pb.Event, device_id: str, received_at: datetime) -> EventRo
             "cpu_percent": round(s.cpu_percent, 2),
             "platform": _cut(s.platform, 64),
         }
-    else:  # gap
+    elif kind == "gap":
         g = event.gap
         detail = {
             "reason": _cut(g.reason, 64),
@@ -102,6 +102,17 @@ def event_row(event: pb.Event, device_id: str, received_at: datetime) -> EventRo
             "first_dropped_at": _ts(g.first_dropped_at).isoformat(),
             "last_dropped_at": _ts(g.last_dropped_at).isoformat(),
         }
+    elif kind == "limit_tripped":
+        t = event.limit_tripped
+        detail = {
+            "resource": _cut(t.resource, 16),
+            "value": round(t.value, 2),
+            "limit": round(t.limit, 2),
+            "component": _cut(t.component, 64),
+            "action": _cut(t.action, 64),
+        }
+    else:  # a newer agent's event kind: refuse clearly rather than store it wrongly
+        raise InvalidEvent(f"unknown event kind {kind}")
     return EventRow(
         event_id=event_id,
         device_id=device_id,

@@ -96,7 +96,7 @@ class Heartbeat(_message.Message):
     def __init__(self, sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., spool_depth: _Optional[int] = ..., oldest_spooled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., capabilities: _Optional[_Union[Capabilities, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "seq", "observed_at", "os_user", "window_focus", "risk_match", "circumvention", "agent_state", "gap")
+    __slots__ = ("event_id", "seq", "observed_at", "os_user", "window_focus", "risk_match", "circumvention", "agent_state", "gap", "limit_tripped")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,7 @@ class Event(_message.Message):
     CIRCUMVENTION_FIELD_NUMBER: _ClassVar[int]
     AGENT_STATE_FIELD_NUMBER: _ClassVar[int]
     GAP_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_TRIPPED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     seq: int
     observed_at: _timestamp_pb2.Timestamp
@@ -115,7 +116,8 @@ class Event(_message.Message):
     circumvention: CircumventionSign
     agent_state: AgentState
     gap: Gap
-    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., os_user: _Optional[str] = ..., window_focus: _Optional[_Union[WindowFocus, _Mapping]] = ..., risk_match: _Optional[_Union[RiskMatch, _Mapping]] = ..., circumvention: _Optional[_Union[CircumventionSign, _Mapping]] = ..., agent_state: _Optional[_Union[AgentState, _Mapping]] = ..., gap: _Optional[_Union[Gap, _Mapping]] = ...) -> None: ...
+    limit_tripped: LimitTripped
+    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., os_user: _Optional[str] = ..., window_focus: _Optional[_Union[WindowFocus, _Mapping]] = ..., risk_match: _Optional[_Union[RiskMatch, _Mapping]] = ..., circumvention: _Optional[_Union[CircumventionSign, _Mapping]] = ..., agent_state: _Optional[_Union[AgentState, _Mapping]] = ..., gap: _Optional[_Union[Gap, _Mapping]] = ..., limit_tripped: _Optional[_Union[LimitTripped, _Mapping]] = ...) -> None: ...
 
 class WindowFocus(_message.Message):
     __slots__ = ("app", "process", "pid", "title", "browser", "page_title", "url", "private_window")
@@ -194,6 +196,20 @@ class AgentState(_message.Message):
     cpu_percent: float
     platform: str
     def __init__(self, capabilities: _Optional[_Union[Capabilities, _Mapping]] = ..., agent_version: _Optional[str] = ..., lexicon_version: _Optional[str] = ..., rss_bytes: _Optional[int] = ..., cpu_percent: _Optional[float] = ..., platform: _Optional[str] = ...) -> None: ...
+
+class LimitTripped(_message.Message):
+    __slots__ = ("resource", "value", "limit", "component", "action")
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    resource: str
+    value: float
+    limit: float
+    component: str
+    action: str
+    def __init__(self, resource: _Optional[str] = ..., value: _Optional[float] = ..., limit: _Optional[float] = ..., component: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
 
 class Gap(_message.Message):
     __slots__ = ("reason", "dropped", "first_dropped_at", "last_dropped_at")
