@@ -120,7 +120,12 @@ def parse_severity(value: str | int) -> tuple[int, int]:
 def _listify(v: Any) -> Any:
     if v is None:
         return None
-    return [v] if isinstance(v, str | int) else v
+    if isinstance(v, str | int):
+        v = [v]
+    if isinstance(v, list):
+        # YAML reads 16_17 as the number 1617; a value that must be a string is written as one.
+        return [x if isinstance(x, str) else str(x) for x in v]
+    return v
 
 
 class _Strict(BaseModel):

@@ -1,0 +1,83 @@
+"""Who is behind an event, as far as rules care: role, age band, site and groups.
+
+Rules match `device_group`, `age_band`, `site` and `role` through a small :class:`SubjectResolver`.
+The default knows only the device's enrolment group; the directory (collector.directory) supplies
+a resolver that knows people (its `Subject` has the same attributes, so it fits as is).
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class SubjectFacts(Protocol):
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def age_band(self) -> str: ...
+
+    @property
+    def site(self) -> str: ...
+
+    @property
+    def groups(self) -> tuple[str, ...]: ...
+
+
+class SubjectResolver(Protocol):
+    def resolve(self, os_user: str, device_id: str, at: datetime) -> SubjectFacts: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    role: str = "unknown"
+    age_band: str = "unknown"
+    site: str = ""
+    groups: tuple[str, ...] = ()
+
+
+UNKNOWN = Facts()
+
+
+class DeviceGroupResolver:
+    """Knows only `devices.group_name` (set by the enrolment token); cached for `ttl_s` seconds."""
+
+    def __init__(self, lookup: Callable[[], dict[str, str | None]], ttl_s: float = 60.0) -> None:
+        self._lookup = lookup
+        self._ttl = ttl_s
+        self._groups: dict[str, str | None] = {}
+        self._loaded = -1e18
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_store(cls, store: object, ttl_s: float = 60.0) -> "DeviceGroupResolver":
+        def lookup() -> dict[str, str | None]:
+            return {d.id: d.group_name for d in store.list_devices()}  # type: ignore[attr-defined]
+
+        return cls(lookup, ttl_s)
+
+    def resolve(self, os_user: str, device_id: str, at: datetime) -> SubjectFacts:
+        now = time.monotonic()
+        age = now - self._loaded
+        # Reload when stale, or sooner for a device not seen yet (one enrolled since the last
+        # load); the 5 s floor stops an unknown device id from reloading on every event.
+        if age > self._ttl or (device_id not in self._groups and age > 5.0):
+            with self._lock:
+                if time.monotonic() - self._loaded >= age:
+                    self._groups = self._lookup()
+                    self._loaded = time.monotonic()
+        group = self._groups.get(device_id)
+        return Facts(groups=(group,)) if group else UNKNOWN
+
+
+class StaticResolver:
+    """Fixed facts per (os_user, device_id) or per device; for tests and `rules test`."""
+
+    def __init__(self, facts: dict[str, SubjectFacts] | None = None) -> None:
+        self.facts = dict(facts or {})
+
+    def resolve(self, os_user: str, device_id: str, at: datetime) -> SubjectFacts:
+        return self.facts.get(f"{os_user}@{device_id}") or self.facts.get(device_id) or UNKNOWN
