@@ -1,8 +1,9 @@
 """Wire messages to store rows: validation and conversion, no I/O."""
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.store.interface import EventRow
@@ -26,11 +27,31 @@ class Converted:
     rejected: list[tuple[str, str]]  # (event_id as given, reason)
 
 
-def _ts(ts: Any) -> datetime:
-    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC)
+# Observed times outside this range are a broken clock or a hostile message, not an event.
+EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def _ts(ts: Any, field: str = "time") -> datetime:
+    try:
+        value = datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidEvent(f"{field} out of range") from None
+    if not EARLIEST <= value <= datetime.now(UTC) + FUTURE_SLACK:
+        raise InvalidEvent(f"{field} out of range")
+    return value
+
+
+def _finite(value: float) -> float:
+    """NaN and infinities are not JSON: store 0 rather than poison the batch."""
+    return round(value, 2) if math.isfinite(value) else 0.0
 
 
 def _cut(text: str, limit: int) -> str:
+    """Bound a string and drop NUL characters (PostgreSQL text cannot hold them, and no real
+    title contains one)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
     return text if len(text) <= limit else text[:limit]
 
 
@@ -40,10 +61,11 @@ def event_row(event: pb.Event, device_id: str, received_at: datetime) -> EventRo
         event_id = str(uuid.UUID(event.event_id))
     except ValueError:
         raise InvalidEvent("event_id is not a UUID") from None
-    if event.seq <= 0:
-        raise InvalidEvent("seq must be positive")
+    if not 0 < event.seq < 2**63:
+        raise InvalidEvent("seq must be positive and below 2^63")
     if not event.HasField("observed_at"):
         raise InvalidEvent("observed_at missing")
+    observed_at = _ts(event.observed_at, "observed_at")
     kind = event.WhichOneof("kind")
     if kind is None:
         raise InvalidEvent("event has no kind")
@@ -91,7 +113,7 @@ def event_row(event: pb.Event, device_id: str, received_at: datetime) -> EventRo
             "agent_version": _cut(s.agent_version, 32),
             "lexicon_version": _cut(s.lexicon_version, 64),
             "rss_bytes": s.rss_bytes,
-            "cpu_percent": round(s.cpu_percent, 2),
+            "cpu_percent": _finite(s.cpu_percent),
             "platform": _cut(s.platform, 64),
         }
     elif kind == "gap":
@@ -99,15 +121,15 @@ def event_row(event: pb.Event, device_id: str, received_at: datetime) -> EventRo
         detail = {
             "reason": _cut(g.reason, 64),
             "dropped": g.dropped,
-            "first_dropped_at": _ts(g.first_dropped_at).isoformat(),
-            "last_dropped_at": _ts(g.last_dropped_at).isoformat(),
+            "first_dropped_at": _ts(g.first_dropped_at, "gap time").isoformat(),
+            "last_dropped_at": _ts(g.last_dropped_at, "gap time").isoformat(),
         }
     elif kind == "limit_tripped":
         t = event.limit_tripped
         detail = {
             "resource": _cut(t.resource, 16),
-            "value": round(t.value, 2),
-            "limit": round(t.limit, 2),
+            "value": _finite(t.value),
+            "limit": _finite(t.limit),
             "component": _cut(t.component, 64),
             "action": _cut(t.action, 64),
         }
@@ -118,7 +140,7 @@ def event_row(event: pb.Event, device_id: str, received_at: datetime) -> EventRo
         device_id=device_id,
         seq=event.seq,
         kind=kind,
-        observed_at=_ts(event.observed_at),
+        observed_at=observed_at,
         received_at=received_at,
         os_user=_cut(event.os_user, MAX_SHORT),
         app=_cut(app, MAX_SHORT),
