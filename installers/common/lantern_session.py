@@ -25,16 +25,19 @@ win over the file; on macOS so do the keys of a managed preference domain `uk.ac
 (configuration profile).
 
 `lantern-agent-session configure --collector HOST:PORT --token T` writes that file (the MSI's
-custom action and the macOS postinstall use it).
+custom action and the macOS postinstall use it); `lantern-agent-session uninstall-cleanup` removes it
+and every local profile's agent state (the MSI's uninstall custom action, the macOS uninstall script).
 """
 
 from __future__ import annotations
 
 import argparse
 import configparser
+import contextlib
 import logging
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -202,8 +205,15 @@ def ensure_enrolled(
                 config_path or default_config_path(),
             )
         else:
-            argv = ["--state-dir", str(sdir), "enrol", "--collector", config.collector,
-                    "--token", config.token]
+            argv = [
+                "--state-dir",
+                str(sdir),
+                "enrol",
+                "--collector",
+                config.collector,
+                "--token",
+                config.token,
+            ]
             if config.enrol_address:
                 argv += ["--enrol-address", config.enrol_address]
             code = agent(argv)
@@ -287,6 +297,64 @@ def _cmd_session(args: argparse.Namespace) -> int:
         lock.release()
 
 
+def profile_homes() -> list[Path]:
+    """Home directories of the machine's local profiles (Windows: the ProfileList registry key)."""
+    if sys.platform == "win32":
+        import winreg  # type: ignore[import-not-found,unused-ignore]
+
+        homes = []
+        key_path = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key_path) as key:  # type: ignore[attr-defined,unused-ignore]
+            for i in range(winreg.QueryInfoKey(key)[0]):  # type: ignore[attr-defined,unused-ignore]
+                sid = winreg.EnumKey(key, i)  # type: ignore[attr-defined,unused-ignore]
+                try:
+                    with winreg.OpenKey(key, sid) as sub:  # type: ignore[attr-defined,unused-ignore]
+                        path = winreg.QueryValueEx(sub, "ProfileImagePath")[0]  # type: ignore[attr-defined,unused-ignore]
+                except OSError:
+                    continue
+                homes.append(Path(os.path.expandvars(str(path))))
+        return homes
+    users = Path("/Users") if sys.platform == "darwin" else Path("/home")
+    return [p for p in users.iterdir() if p.is_dir()] if users.is_dir() else []
+
+
+def profile_state_dir(home: Path) -> Path:
+    """The agent's default state directory inside one profile (see agent.identity)."""
+    if sys.platform == "win32":
+        return home / "AppData" / "Local" / "lantern"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "lantern"
+    return home / ".local" / "share" / "lantern"
+
+
+def uninstall_cleanup(config_path: Path, homes: Sequence[Path]) -> list[Path]:
+    """Remove the machine configuration and each profile's agent state; returns what was removed.
+    Symlinks are never followed (a user cannot point this at someone else's files)."""
+    removed = []
+    if config_path.is_file() or config_path.is_symlink():
+        config_path.unlink()
+        removed.append(config_path)
+    with contextlib.suppress(OSError):
+        config_path.parent.rmdir()  # only when empty
+    for home in homes:
+        sdir = profile_state_dir(home)
+        if sdir.is_symlink():
+            sdir.unlink()
+            removed.append(sdir)
+        elif sdir.is_dir():
+            shutil.rmtree(sdir, ignore_errors=True)
+            removed.append(sdir)
+    return removed
+
+
+def _cmd_uninstall_cleanup(args: argparse.Namespace) -> int:
+    path = Path(args.config) if args.config else default_config_path()
+    homes = [Path(h) for h in args.home] if args.home else profile_homes()
+    for removed in uninstall_cleanup(path, homes):
+        print(f"removed {removed}")
+    return 0
+
+
 def _cmd_configure(args: argparse.Namespace) -> int:
     path = Path(args.config) if args.config else default_config_path()
     current = read_config_file(path)
@@ -304,7 +372,9 @@ def _cmd_configure(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lantern-agent-session", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="lantern-agent-session", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--config", help="machine configuration file (default: platform path)")
     parser.add_argument("--state-dir", help="the agent's state directory (default: user data dir)")
     sub = parser.add_subparsers(dest="command")
@@ -316,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--enrol-address", default="", help="HOST:PORT for enrolment (default: collector port + 1)"
     )
     configure.set_defaults(func=_cmd_configure)
+    cleanup = sub.add_parser(
+        "uninstall-cleanup", help="remove the machine configuration and every profile's agent state"
+    )
+    cleanup.add_argument(
+        "--home", action="append", help="a profile home directory (default: all local profiles)"
+    )
+    cleanup.set_defaults(func=_cmd_uninstall_cleanup)
     for p in (parser, session):
         p.add_argument("--enrol-only", action="store_true", help="enrol if needed, do not run")
         p.add_argument("--supervise", action="store_true", help="restart the agent when it dies")
@@ -331,9 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["--agent"]:
         # The frozen Windows/macOS bundle is one executable: `--agent ...` is `lantern-agent ...`.
         return _agent_main(argv[1:])
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

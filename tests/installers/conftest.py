@@ -26,7 +26,9 @@ def need(*tools: str) -> None:
 def build_deb(out: Path, *args: str) -> Path:
     result = subprocess.run(
         [str(INSTALLERS / "linux" / "build-deb.sh"), "--out", str(out), *args],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     deb = Path(result.stdout.strip().splitlines()[-1])

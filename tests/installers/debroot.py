@@ -46,12 +46,22 @@ def cached_root() -> Path:
         partial = CACHE / f"{root.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         result = subprocess.run(
-            ["debootstrap", f"--variant={VARIANT}", f"--include={','.join(INCLUDE)}",
-             SUITE, str(partial), MIRROR],
-            capture_output=True, text=True, timeout=1200,
+            [
+                "debootstrap",
+                f"--variant={VARIANT}",
+                f"--include={','.join(INCLUDE)}",
+                SUITE,
+                str(partial),
+                MIRROR,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1200,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"debootstrap failed: {result.stdout[-3000:]}{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"debootstrap failed: {result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
         (partial / ".complete").touch()
         shutil.rmtree(root, ignore_errors=True)
         partial.rename(root)
@@ -65,15 +75,23 @@ class DebRoot:
         self.path = path
 
     def run(
-        self, *cmd: str, user: str | None = None, check: bool = True, input: str | None = None,
+        self,
+        *cmd: str,
+        user: str | None = None,
+        check: bool = True,
+        input: str | None = None,
         timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         argv = ["chroot", str(self.path)]
         if user is not None:
             argv += ["runuser", "-l", user, "-c", " ".join(cmd)]
         else:
-            argv += ["env", "DEBIAN_FRONTEND=noninteractive", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                     *cmd]
+            argv += [
+                "env",
+                "DEBIAN_FRONTEND=noninteractive",
+                "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                *cmd,
+            ]
         result = subprocess.run(argv, capture_output=True, text=True, input=input, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(
@@ -86,7 +104,9 @@ class DebRoot:
         with log.open("ab") as out:
             return subprocess.Popen(
                 ["chroot", str(self.path), "runuser", "-l", user, "-c", command],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def processes(self) -> list[int]:

@@ -99,10 +99,17 @@ def test_vendored_agent_runs_with_the_system_python(deb_tree: Path) -> None:
     assert "enrol" in result.stdout and "status" in result.stdout
     # No source from the checkout or the venv leaked in: the agent came from the unpacked tree.
     where = subprocess.run(
-        ["/usr/bin/python3", "-IS", "-c",
-         "import site, sys; site.addsitedir(sys.argv[1]); import agent, grpc, yaml; "
-         "print(agent.__file__); print(grpc.__file__); print(yaml.__file__)", str(lib)],
-        capture_output=True, text=True, check=True,
+        [
+            "/usr/bin/python3",
+            "-IS",
+            "-c",
+            "import site, sys; site.addsitedir(sys.argv[1]); import agent, grpc, yaml; "
+            "print(agent.__file__); print(grpc.__file__); print(yaml.__file__)",
+            str(lib),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert all(p.startswith(str(lib)) for p in where), where
 
@@ -156,7 +163,9 @@ def test_user_unit_and_autostart_start_the_same_session_launcher(deb_tree: Path)
 def test_lintian_reports_no_errors(deb: Path) -> None:
     need("lintian")
     result = subprocess.run(
-        ["lintian", "--no-tag-display-limit", str(deb)], capture_output=True, text=True,
+        ["lintian", "--no-tag-display-limit", str(deb)],
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     errors = [line for line in result.stdout.splitlines() if line.startswith("E:")]
@@ -168,4 +177,3 @@ def test_lintian_reports_no_errors(deb: Path) -> None:
         if line.startswith("W:"):
             tag = line.split()[2]
             assert tag in documented, f"undocumented lintian warning {tag}"
-

@@ -57,8 +57,11 @@ def bumped(deb: Path, version: str, workdir: Path) -> Path:
     ]
     control.write_text("\n".join(lines) + "\n")
     out = workdir / f"lantern-agent_{version}_amd64.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-b", str(tree), str(out)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -92,8 +95,9 @@ def test_preseeded_install_enrols_runs_upgrades_and_purges_clean(
 
     assert status(root)["enrolled"] is False
     # What the user unit runs (ExecStart), as the user, as at login: it enrols, then runs.
-    session = root.spawn("exec /opt/lantern-agent/bin/lantern-agent-session", USER,
-                         tmp_path / "session.log")
+    session = root.spawn(
+        "exec /opt/lantern-agent/bin/lantern-agent-session", USER, tmp_path / "session.log"
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -103,12 +107,15 @@ def test_preseeded_install_enrols_runs_upgrades_and_purges_clean(
             assert session.poll() is None, (tmp_path / "session.log").read_text()
             time.sleep(0.5)
         else:
-            raise AssertionError(f"not enrolled/running: {s}\n{(tmp_path / 'session.log').read_text()}")
+            raise AssertionError(
+                f"not enrolled/running: {s}\n{(tmp_path / 'session.log').read_text()}"
+            )
         assert s["collector"] == collector.grpc
         device_id = s["device_id"]
         # A second start in the same session (XDG autostart as well as the unit) exits at once.
-        second = root.run("/opt/lantern-agent/bin/lantern-agent-session --attempts 1", user=USER,
-                          timeout=30)
+        second = root.run(
+            "/opt/lantern-agent/bin/lantern-agent-session --attempts 1", user=USER, timeout=30
+        )
         assert "already running" in second.stderr
     finally:
         root.stop(session)
