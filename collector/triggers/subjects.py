@@ -50,6 +50,7 @@ class DeviceGroupResolver:
         self._ttl = ttl_s
         self._groups: dict[str, str | None] = {}
         self._loaded = -1e18
+        self._missed: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -61,14 +62,15 @@ class DeviceGroupResolver:
 
     def resolve(self, os_user: str, device_id: str, at: datetime) -> SubjectFacts:
         now = time.monotonic()
-        age = now - self._loaded
-        # Reload when stale, or sooner for a device not seen yet (one enrolled since the last
-        # load); the 5 s floor stops an unknown device id from reloading on every event.
-        if age > self._ttl or (device_id not in self._groups and age > 5.0):
+        stale = now - self._loaded > self._ttl
+        # A device not in the last load (enrolled since) reloads once per ttl, not per event.
+        missing = device_id not in self._groups and now - self._missed.get(device_id, -1e18) > self._ttl
+        if stale or missing:
             with self._lock:
-                if time.monotonic() - self._loaded >= age:
-                    self._groups = self._lookup()
-                    self._loaded = time.monotonic()
+                if missing:
+                    self._missed[device_id] = now
+                self._groups = self._lookup()
+                self._loaded = time.monotonic()
         group = self._groups.get(device_id)
         return Facts(groups=(group,)) if group else UNKNOWN
 
