@@ -40,9 +40,14 @@ class KeyStroke:
     char: str = ""
     dead: bool = False
     combining: str = ""
+    vk: int = 0  # the platform's key symbol (X11 keysym), for AltGr translation
 
     def __repr__(self) -> str:  # never show typed characters
         return f"KeyStroke(name={self.name!r}, char={'<redacted>' if self.char else ''!r})"
+
+
+# X keysyms of the AltGr key: ISO_Level3_Shift (modern XKB layouts) and Mode_switch.
+_LEVEL3_KEYSYMS = frozenset({0xFE03, 0xFF7E})
 
 
 def stroke_from_pynput(key: Any) -> KeyStroke:
@@ -53,16 +58,25 @@ def stroke_from_pynput(key: Any) -> KeyStroke:
         return key
     if hasattr(key, "name") and hasattr(key, "value"):  # a pynput Key enum member
         return KeyStroke(name=str(key.name))
+    vk = getattr(key, "vk", None)
+    if vk in _LEVEL3_KEYSYMS:
+        return KeyStroke(name="alt_gr")  # pynput knows AltGr only as Mode_switch
     char = getattr(key, "char", None) or ""
     dead = bool(getattr(key, "is_dead", False))
     combining = (getattr(key, "combining", None) or "") if dead else ""
-    return KeyStroke(char=char, dead=dead, combining=combining)
+    return KeyStroke(char=char, dead=dead, combining=combining, vk=vk if isinstance(vk, int) else 0)
 
 
 _CTRL = frozenset({"ctrl", "ctrl_l", "ctrl_r"})
 _ALT = frozenset({"alt", "alt_l", "alt_r"})
 _CMD = frozenset({"cmd", "cmd_l", "cmd_r"})
-_MODIFIERS = _CTRL | _ALT | _CMD
+_SHIFT = frozenset({"shift", "shift_l", "shift_r"})
+_ALT_GR = frozenset({"alt_gr"})
+_MODIFIERS = _CTRL | _ALT | _CMD | _SHIFT | _ALT_GR
+
+#: Given the key symbol of a character key and whether Shift is held, the character AltGr makes
+#: of it (``None`` when the platform's key events already carry it, or there is none).
+Level3Translator = Callable[[int, bool], "str | None"]
 
 # Ctrl/Cmd + letter shortcuts after which the buffer no longer matches the field: select-all (the
 # next key replaces everything), cut, paste (text we cannot see), undo/redo, and the terminal's
@@ -77,25 +91,40 @@ class KeyDecoder:
     accelerator and types nothing.
     """
 
-    def __init__(self, *, alt_types_text: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        alt_types_text: bool | None = None,
+        level3: Level3Translator | None = None,
+    ) -> None:
         self._ctrl: set[str] = set()
         self._alt: set[str] = set()
         self._cmd: set[str] = set()
+        self._shift: set[str] = set()
+        self._alt_gr: set[str] = set()
         self._dead: KeyStroke | None = None
+        # pynput on X11 reports AltGr+key as AltGr then the key's base character ("4" for "€");
+        # the platform knows the layout's third level.
+        self._level3 = level3
         self._alt_types_text = sys.platform == "darwin" if alt_types_text is None else alt_types_text
 
     def reset(self) -> None:
         """Forget held modifiers and a pending dead key (e.g. after the listener restarts)."""
-        self._ctrl.clear()
-        self._alt.clear()
-        self._cmd.clear()
+        for group in (self._ctrl, self._alt, self._cmd, self._shift, self._alt_gr):
+            group.clear()
         self._dead = None
 
     def feed(self, stroke: KeyStroke, pressed: bool) -> Edit | None:
         """One press or release; returns the edit it makes, if any."""
         name = stroke.name
         if name in _MODIFIERS:
-            group = self._ctrl if name in _CTRL else self._alt if name in _ALT else self._cmd
+            group = (
+                self._ctrl if name in _CTRL
+                else self._alt if name in _ALT
+                else self._cmd if name in _CMD
+                else self._shift if name in _SHIFT
+                else self._alt_gr
+            )
             if pressed:
                 group.add(name)
             else:
@@ -154,6 +183,8 @@ class KeyDecoder:
             self._dead = stroke
             return None
         char = stroke.char
+        if self._alt_gr and self._level3 is not None and stroke.vk:
+            char = self._level3(stroke.vk, bool(self._shift)) or char
         if not char or any(unicodedata.category(c) == "Cc" for c in char):
             return None
         if self._dead is not None:
@@ -214,6 +245,7 @@ class KeyboardListener:
         listener = keyboard.Listener(on_press=on_press, on_release=on_release)
         listener.daemon = True
         listener.start()
+        self._backend.attach_keyboard(listener)
         self._listener = listener
         self._status = OK
         return OK
@@ -230,6 +262,7 @@ class KeyboardListener:
         listener, self._listener = self._listener, None
         if listener is None:
             return
+        self._backend.detach_keyboard(listener)
         stopper = threading.Thread(
             target=_stop_pynput, args=(listener,), name="lantern-kbd-stop", daemon=True
         )

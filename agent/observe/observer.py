@@ -175,7 +175,7 @@ class Observer:
         self._lock = threading.Lock()  # start/stop/set_policy from different threads
         self.stats = ObserverStats()
         # Consumer-thread state.
-        self._decoder = KeyDecoder()
+        self._decoder = KeyDecoder(level3=self._level3_char)
         self._tracker = FocusTracker(self._emit_focus)
         self._typing: _Typing | None = None
         self._titles_scanned: OrderedDict[str, float] = OrderedDict()
@@ -253,6 +253,10 @@ class Observer:
             self._queue.put(("policy", policy))
 
     # ---------------------------------------------------------------- producers (other threads)
+
+    def _level3_char(self, keysym: int, shift: bool) -> str | None:
+        backend = self._backend
+        return backend.level3_char(keysym, shift) if backend is not None else None
 
     def _on_window(self, info: WindowInfo | None) -> None:
         self._queue.put(("focus", info))

@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 OK = "ok"
 
@@ -87,6 +87,19 @@ class PlatformBackend(Protocol):
         """Make the process ready for ``import pynput.keyboard`` (e.g. set ``DISPLAY`` on X11)."""
         ...
 
+    def attach_keyboard(self, listener: Any) -> None:
+        """Hand over a started pynput listener for platform upkeep (X11: keymap refreshes)."""
+        ...
+
+    def detach_keyboard(self, listener: Any) -> None:
+        """Take back a listener handed over with :meth:`attach_keyboard` (before stopping it)."""
+        ...
+
+    def level3_char(self, keysym: int, shift: bool) -> str | None:
+        """The character AltGr (+Shift) gives on the key whose base symbol is ``keysym``, where
+        pynput does not report it itself (X11); ``None`` elsewhere."""
+        ...
+
 
 class UnavailableBackend:
     """A backend for a platform we cannot observe: every capability is unavailable, nothing runs."""
@@ -105,6 +118,15 @@ class UnavailableBackend:
         return unavailable(self.reason)
 
     def prepare_keyboard(self) -> None:
+        return None
+
+    def attach_keyboard(self, listener: Any) -> None:
+        return None
+
+    def detach_keyboard(self, listener: Any) -> None:
+        return None
+
+    def level3_char(self, keysym: int, shift: bool) -> str | None:
         return None
 
 

@@ -24,6 +24,7 @@ import os
 import select
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -52,9 +53,65 @@ class X11Backend:
 
     def __init__(self, display: str) -> None:
         self.display = display
+        self._keyboard_listeners: list[Any] = []
+        self._keymap_display: Any = None
+        self._keymap_lock = threading.Lock()
 
     def window_source(self) -> X11WindowSource:
-        return X11WindowSource(self.display)
+        return X11WindowSource(self.display, on_keymap_change=self._keymap_changed)
+
+    def attach_keyboard(self, listener: Any) -> None:
+        """Keep pynput's key translation current when the keyboard layout changes.
+
+        pynput translates keycodes with the keymap its second X connection cached when it
+        started; nothing ever reads that connection's events, so after ``setxkbmap`` (or any
+        layout change) it reports the wrong characters ("Café" arrived as "Cqf2" after switching
+        to fr in a test). The window watcher sees MappingNotify and refreshes that cache.
+        """
+        with self._keymap_lock:
+            self._keyboard_listeners = [*self._keyboard_listeners, listener]
+
+    def detach_keyboard(self, listener: Any) -> None:
+        """Stop refreshing ``listener``'s keymap. Once this returns no refresh is running, so the
+        listener's X connection can be used to stop it without two threads on one connection."""
+        with self._keymap_lock:
+            self._keyboard_listeners = [x for x in self._keyboard_listeners if x is not listener]
+
+    def level3_char(self, keysym: int, shift: bool) -> str | None:
+        """AltGr translation from the layout's core keymap (columns 4/5 are level 3/4).
+
+        Called on the observer's consumer thread; lookups are local to a private connection.
+        """
+        with self._keymap_lock:
+            try:
+                if self._keymap_display is None:
+                    self._keymap_display = _open_display(self.display)
+                d = self._keymap_display
+                keycode = d.keysym_to_keycode(keysym)
+                if not keycode:
+                    return None
+                return keysym_to_char(d.keycode_to_keysym(keycode, 5 if shift else 4))
+            except Exception as exc:  # display gone: fall back to the base character
+                log.debug("level-3 lookup failed: %s", type(exc).__name__)
+                return None
+
+    def _keymap_changed(self, event: Any) -> None:
+        """MappingNotify seen by the window watcher: refresh every cached keymap."""
+        with self._keymap_lock:
+            if self._keymap_display is not None:
+                try:
+                    self._keymap_display.refresh_keyboard_mapping(event)
+                except Exception:
+                    self._keymap_display = None  # reopened on the next lookup
+            self._keyboard_listeners = [x for x in self._keyboard_listeners if x.is_alive()]
+            for listener in self._keyboard_listeners:
+                display = getattr(listener, "_display_stop", None)  # pynput's translating one
+                if display is None:
+                    continue
+                try:
+                    display.refresh_keyboard_mapping(event)
+                except Exception as exc:  # the listener closed its connection meanwhile
+                    log.debug("keymap refresh failed: %s", type(exc).__name__)
 
     def windows_status(self) -> str:
         try:
@@ -86,8 +143,11 @@ class X11Backend:
 class X11WindowSource:
     """Watches the focused window and its title on one X display from a daemon thread."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(
+        self, display: str, *, on_keymap_change: Callable[[Any], None] | None = None
+    ) -> None:
         self._display_name = display
+        self._on_keymap_change = on_keymap_change
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = -1, -1
@@ -199,6 +259,10 @@ class X11WindowSource:
     def _is_relevant(self, event: Any, root: Any) -> bool:
         from Xlib import X
 
+        if event.type == X.MappingNotify:
+            if event.request == X.MappingKeyboard and self._on_keymap_change is not None:
+                self._on_keymap_change(event)
+            return False
         if event.type == X.MapNotify:
             return bool(event.override) and self._note_cover(event.window)
         if event.type in (X.UnmapNotify, X.DestroyNotify):
@@ -383,3 +447,14 @@ def process_name(pid: int | None) -> str:
         return psutil.Process(pid).name()
     except (psutil.Error, OSError):
         return ""
+
+
+def keysym_to_char(keysym: int) -> str | None:
+    """The character an X keysym types, for the keysym ranges that map directly to Unicode."""
+    if 0x20 <= keysym <= 0x7E or 0xA0 <= keysym <= 0xFF:  # Latin-1 keysyms are code points
+        return chr(keysym)
+    if keysym & 0xFF000000 == 0x01000000:  # Unicode keysyms
+        return chr(keysym & 0x00FFFFFF)
+    if 0x20A0 <= keysym <= 0x20AC:  # currency keysyms (EuroSign = 0x20ac = U+20AC)
+        return chr(keysym)
+    return None

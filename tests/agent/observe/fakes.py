@@ -165,3 +165,12 @@ class ScriptedBackend:
 
     def prepare_keyboard(self) -> None:
         return None
+
+    def attach_keyboard(self, listener: object) -> None:
+        return None
+
+    def detach_keyboard(self, listener: object) -> None:
+        return None
+
+    def level3_char(self, keysym: int, shift: bool) -> str | None:
+        return None

@@ -75,3 +75,29 @@ def test_tab_separates_fields() -> None:
 
 def test_repr_redacts_characters() -> None:
     assert "s" not in repr(KeyStroke(char="s")).split("char=")[1].replace("redacted", "")
+
+
+def test_altgr_uses_the_platform_level3_translation() -> None:
+    table = {(0x34, False): "€", (0x34, True): "¼"}
+    dec = KeyDecoder(level3=lambda vk, shift: table.get((vk, shift)))
+    four = KeyStroke(char="4", vk=0x34)
+    assert dec.feed(four, True) == Edit(Op.INSERT, "4")
+    dec.feed(named("alt_gr"), True)
+    assert dec.feed(four, True) == Edit(Op.INSERT, "€")
+    dec.feed(named("shift"), True)
+    assert dec.feed(KeyStroke(char="$", vk=0x34), True) == Edit(Op.INSERT, "¼")
+    dec.feed(named("shift"), False)
+    assert dec.feed(KeyStroke(char="q", vk=0x71), True) == Edit(Op.INSERT, "q")  # no level 3
+    dec.feed(named("alt_gr"), False)
+    assert dec.feed(four, True) == Edit(Op.INSERT, "4")
+
+
+def test_iso_level3_shift_keysym_is_altgr() -> None:
+    from agent.observe.keyboard import stroke_from_pynput
+
+    class FakeKeyCode:
+        vk = 0xFE03
+        char = None
+        is_dead = False
+
+    assert stroke_from_pynput(FakeKeyCode()) == KeyStroke(name="alt_gr")

@@ -164,3 +164,52 @@ def test_screen_locker_password_is_never_captured(
     assert [e.window_focus.title for e in sink.of_kind("window_focus")][-1] == "Chat"
     desk.type(RISK_PHRASE + ".", delay_ms=5)
     assert sink.wait_for(lambda e: e.risk_match.title == "Chat", 2.0) is not None
+
+
+class RecordingScanner:
+    """Keeps the last buffer it was given, so a test can see what the observer made of keys."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def update(self, buffer: str) -> list[Any]:
+        self.last = buffer
+        return []
+
+    def reset(self) -> None:
+        self.last = ""
+
+
+class RecordingEngine(FakeEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scanners: list[RecordingScanner] = []
+
+    def incremental(self) -> RecordingScanner:  # type: ignore[override]
+        self.scanners.append(RecordingScanner())
+        return self.scanners[-1]
+
+
+def test_layouts_altgr_and_layout_changes(desktop_apps: Desktop) -> None:
+    desk = desktop_apps
+    engine = RecordingEngine()
+    obs = Observer(engine, ListSink(), ObservePolicy(), display=desk.display)
+    obs.start()
+    try:
+        desk.run("setxkbmap", "gb")
+        desk.xterm("Layouts")
+        wait_keyboard_ready(obs, desk)
+        desk.type("cost ", delay_ms=10)
+        desk.key("ISO_Level3_Shift+4", "5")  # AltGr+4 is the euro sign on a UK keyboard
+        time.sleep(0.3)
+        assert engine.scanners[-1].last.endswith("cost €5")
+        # A layout change mid-session: keys must be read with the new keymap (pynput alone
+        # would keep the old one and report "Cqf2" for "Café" on a French layout).
+        desk.run("setxkbmap", "fr")
+        time.sleep(0.3)
+        desk.type(" café", delay_ms=10)
+        time.sleep(0.3)
+        assert engine.scanners[-1].last.endswith("cost €5 café")
+    finally:
+        desk.run("setxkbmap", "us")
+        obs.stop()
