@@ -6,10 +6,8 @@ import hashlib
 import socket
 import ssl
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+# cryptography costs ~15 MB of RSS: it is imported only where keys and CSRs are made (enrolment),
+# never by a running agent.
 
 # The name every collector certificate carries and every agent checks, whatever address IT gives
 # the agent (IP, internal DNS, load balancer): trust comes from the pinned private CA, not from DNS.
@@ -20,9 +18,7 @@ TOKEN_FINGERPRINT_SEPARATOR = "."
 def fingerprint(cert_pem_or_der: bytes) -> str:
     """SHA-256 of a certificate's DER encoding, lower-case hex."""
     if cert_pem_or_der.lstrip().startswith(b"-----BEGIN"):
-        cert_pem_or_der = x509.load_pem_x509_certificate(cert_pem_or_der).public_bytes(
-            serialization.Encoding.DER
-        )
+        cert_pem_or_der = ssl.PEM_cert_to_DER_cert(cert_pem_or_der.decode())
     return hashlib.sha256(cert_pem_or_der).hexdigest()
 
 
@@ -34,6 +30,11 @@ def split_token(token: str) -> tuple[str, str | None]:
 
 def new_key_and_csr(common_name: str) -> tuple[bytes, bytes]:
     """A fresh P-256 key (PEM, unencrypted: the state directory is owner-only) and a CSR for it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
         x509.CertificateSigningRequestBuilder()
