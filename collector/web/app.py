@@ -1,19 +1,97 @@
-"""The FastAPI application: REST API under /api/v1, health, OpenAPI docs at /docs."""
+"""The FastAPI application: the console (server-rendered pages), the REST API under /api/v1,
+health, and the OpenAPI schema at /openapi.json.
 
-from fastapi import FastAPI
+Who may use each route is declared on the route (a role dependency from deps.py) and listed as
+data in access.py; tests/collector/web/test_access.py walks every route with every role.
+"""
+
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.store import Store
-from collector.web.routes import alerts, devices, health
+from collector.web.auth import routes as sign_in
+from collector.web.auth.sessions import SessionStore
+from collector.web.console import fleet, governance, policy, safeguarding
+from collector.web.routes import alerts, coverage, devices, health
+from collector.web.security_headers import SecurityHeaders
+from collector.web.templating import STATIC_DIR, page
 
 
-def create_app(store: Store) -> FastAPI:
+def _wants_html(request: Request) -> bool:
+    """Console pages get pages; the API, scripts and the live-update poll get JSON."""
+    if request.url.path.startswith("/api/") or "authorization" in request.headers:
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if _wants_html(request):
+        if exc.status_code == 401:
+            target = request.url.path
+            if request.url.query:
+                target += "?" + request.url.query
+            return RedirectResponse(
+                "/login" + (f"?next={target}" if request.method == "GET" else ""), status_code=303
+            )
+        headings = {403: "Not allowed", 404: "Not found", 429: "Too many requests"}
+        return page(
+            request,
+            "error.html",
+            {
+                "heading": headings.get(exc.status_code, "Something went wrong"),
+                "message": exc.detail
+                if exc.status_code != 403
+                else "Your role cannot open this page. Ask your DSL or IT if you need access.",
+            },
+            status_code=exc.status_code,
+        )
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if _wants_html(request):
+        return page(
+            request,
+            "error.html",
+            {"heading": "Please check the form", "message": "Some of what was sent is not valid."},
+            status_code=422,
+        )
+    return JSONResponse({"detail": exc.errors()}, status_code=422)
+
+
+def create_app(store: Store, *, heartbeat: timedelta = timedelta(seconds=30)) -> FastAPI:
     app = FastAPI(
         title="Lantern collector",
         version="1",
         description="Safeguarding alerts, fleet health and monitoring coverage.",
+        # The stock Swagger page loads from a CDN and runs inline script; neither is allowed.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
+    app.state.sessions = SessionStore(store.engine)  # type: ignore[attr-defined]
+    app.state.heartbeat = heartbeat
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
     app.include_router(health.router)
     app.include_router(alerts.router)
     app.include_router(devices.router)
+    app.include_router(coverage.router)
+    app.include_router(sign_in.router)
+    app.include_router(safeguarding.router)
+    app.include_router(fleet.router)
+    app.include_router(policy.router)
+    app.include_router(governance.router)
     return app

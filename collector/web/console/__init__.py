@@ -1,0 +1,1 @@
+"""Server-rendered console pages: safeguarding, IT and trustee screens."""
