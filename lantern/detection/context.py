@@ -119,6 +119,11 @@ class ContextRules:
         overlaps = c.t0 < t1 and t0 < c.t1
         if cue.scope == "overlap":
             return overlaps
+        if cue.scope == "before":
+            # may sit inside a composite hit ("X are not stupid"), never inside the negated part
+            return (
+                sent[0] <= c.t0 and c.t1 <= neg_t0 and neg_t0 - c.t1 <= cue.distance
+            )
         if overlaps:
             return False
         if cue.scope == "text":

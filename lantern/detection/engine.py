@@ -33,7 +33,7 @@ class Engine:
         glue = frozenset(self.normaliser.normalise(g) for g in lex.sets.get("_glue", ()))
         known = _known_words()
         self.known: frozenset[str] = known
-        self.matcher = Matcher(lex, self.normaliser, glue)
+        self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
         self.fuzzy = FuzzyIndex(lex, self.normaliser, known)
         self.fuzzy.bind(self.matcher)
@@ -65,7 +65,7 @@ class Engine:
 
         Hits cancelled by context (severity 0) are dropped unless ``include_cancelled``.
         """
-        if not text or not self.matcher.any_candidate(self.normaliser.normalise(text)):
+        if not text or not self.matcher.any_candidate(self.normaliser.screen(text)):
             return []
         return self.analyse(text, source, include_cancelled=include_cancelled)
 
@@ -153,7 +153,11 @@ class Engine:
             out.extend(_chain(ei, ms, sent_id))
         if by_set:
             for ei, e in enumerate(self.entries):
-                if e.all_of and all(n in by_set for n in e.all_of):
+                if (
+                    e.all_of
+                    and all(n in by_set for n in e.all_of)
+                    and all(n in by_set for n in e.requires)
+                ):
                     c = _combine(ei, e, by_set, sent_id)
                     if c is not None:
                         out.append(c)

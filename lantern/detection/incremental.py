@@ -68,7 +68,7 @@ class IncrementalScanner:
             lo = sp + 1 if 0 <= sp < changed else lo
         window = buffer[lo:]
         eng = self._engine
-        if not self._screen(eng.normaliser.normalise(window)):
+        if not self._screen(eng.normaliser.screen(window)):
             return []
         new: list[Hit] = []
         for h in eng.analyse(window, "typed", boundary_end=boundary_end):

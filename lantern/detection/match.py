@@ -19,6 +19,8 @@ import ahocorasick
 from lantern.detection.lexicon import GAP, Lexicon, phrase_variants
 from lantern.detection.normalise import Normaliser
 
+_BOUNDARY = ' ."'
+
 
 @dataclass(frozen=True, slots=True)
 class Atom:
@@ -47,9 +49,16 @@ class AtomMatch:
 class Matcher:
     """Compiled automaton for a lexicon."""
 
-    def __init__(self, lex: Lexicon, norm: Normaliser, glue: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        lex: Lexicon,
+        norm: Normaliser,
+        glue: frozenset[str] = frozenset(),
+        known: frozenset[str] = frozenset(),
+    ) -> None:
         self.atoms: list[Atom] = []
         self.glue = glue
+        self.known = known
         keys: dict[str, set[int]] = {}
         # (entry, phrase) -> atom ids of its segments, used to assemble gapped phrases
         for ei, e in enumerate(lex.entries):
@@ -62,6 +71,8 @@ class Matcher:
                     atom = Atom(ei, "", si, len(segs), pi, n.count(" ") + 1)
                     self._add(keys, atom, n, e.inflect)
         for name, phrases in lex.sets.items():
+            if name.startswith("_"):  # helper sets (glue words) are not atoms
+                continue
             for phrase in phrases:
                 n = norm.normalise(phrase)
                 if n:
@@ -84,14 +95,25 @@ class Matcher:
                     keys.setdefault(joined, set()).add(aid)
 
     def any_candidate(self, s: str) -> bool:
-        """Fast screen: does any atom occur on token boundaries (or inside a long token)?"""
+        """Fast screen over :meth:`Normaliser.screen` output: could any atom match here?
+
+        True when an atom sits on word boundaries, or inside a long token that is not a known
+        word (it might split into atoms and glue words); the full analysis decides.
+        """
         n = len(s)
         for end, (klen, _ids) in self.automaton.iter(s):
             start = end - klen + 1
-            if (start == 0 or s[start - 1] == " ") and (end + 1 == n or s[end + 1] == " "):
+            if (start == 0 or s[start - 1] in _BOUNDARY) and (end + 1 == n or s[end + 1] in _BOUNDARY):
                 return True
             if self.glue:
-                return True
+                a = start
+                while a > 0 and s[a - 1] not in _BOUNDARY:
+                    a -= 1
+                b = end + 1
+                while b < n and s[b] not in _BOUNDARY:
+                    b += 1
+                if b - a >= 6 and s[a:b] not in self.known:
+                    return True
         return False
 
     def find(self, s: str, starts: list[int], known: frozenset[str]) -> list[AtomMatch]:

@@ -63,14 +63,29 @@ _LEETCH = "".join(re.escape(c) for c in LEET) + re.escape(MASKS)
 _LEET_ANY_RE = re.compile(rf"[^\W\d_][{_LEETCH}]|[{_LEETCH}][^\W\d_]")
 _LEET_TOKEN_RE = re.compile(rf"[\w{_LEETCH}]+")
 _APOS_RE = re.compile(r"(?<=[^\W\d_])['’`´ʼ](?=[^\W\d_])")
-_QUOTE_RE = re.compile(r"[\"“”„«»‹›'‘’`´]")
-_SPACED_RE = re.compile(r"(?<![\w])[^\W\d_](?:[ .\-_*]{1,2}[^\W\d_](?![\w])){2,}")
-_SPACED_SEP_RE = re.compile(r"[ .\-_*]")
-_SQUEEZE_RE = re.compile(r"([^\W\d_])\1+")
-_SENT_RE = re.compile(r"[.!?;:\n\r\u2026]+")
+_QUOTE_CHARS = "\"“”„«»‹›'‘’`´"
+_SENT_CHARS = ".!?;:\n\r\u2026\u3002"
+_SEP_TABLE: dict[int, str | None] = {c: " " for c in range(128) if not chr(c).isalnum()}
+_SEP_TABLE.update({ord(c): ' " ' for c in _QUOTE_CHARS})
+_SEP_TABLE.update({ord(c): " . " for c in _SENT_CHARS})
+# 1:1 ASCII table for the screen (CPython translates these at C speed)
+_SCREEN_TABLE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+_SCREEN_TABLE.update({ord(c): '"' for c in _QUOTE_CHARS if c.isascii()})
+_SCREEN_TABLE.update({ord(c): "." for c in _SENT_CHARS if c.isascii()})
+_SCREEN_BYTES = bytes(ord(_SCREEN_TABLE.get(i, chr(i))) for i in range(128)) + bytes(range(128, 256))
+# spaced letters, after punctuation became " " or " . ": "k i l l", "k . i . l . l"
+_SPACED_RE = re.compile(r"(?<![^ ])[^\W\d_](?: (?:\. )?[^\W\d_](?![^ ])){2,}")
+_SPACED_QUICK_RE = re.compile(r" [^\W\d_] (?:\. )?[^\W\d_] ")
+_SPACED_SEP_RE = re.compile(r"[ .]")
+_SPACED_SCREEN_RE = re.compile(r" [a-z][ .\"]{1,3}[a-z][ .\"]{1,3}[a-z](?:$|[ .\"])")
+# a letter followed by the same letter is dropped: runs collapse to one
+_SQUEEZE_RE = re.compile(r"([^\W\d_])(?=\1)")
+_SQUEEZE_ASCII_RE = re.compile(r"([a-z])(?=\1)")
 _OTHER_RE = re.compile(r'[^\w."]+|_+')
 _SPACES_RE = re.compile(r" {2,}")
 _MENTION_RE = re.compile(r"(?<![\w@])[@#](?=\w)")
+_SPECIAL_QUICK_RE = re.compile(r"[0-9'’`´ʼ@#$!|*+€]")
+_SPECIAL_RE = re.compile(r"['’`´ʼ@#]|" + _LEET_ANY_RE.pattern)
 
 
 @lru_cache(maxsize=1)
@@ -132,7 +147,7 @@ class _Buf:
             a, b = m.span()
             out.append(s[pos:a])
             off.extend(src[pos:a])
-            r = repl(m) if callable(repl) else m.expand(repl)
+            r = repl(m) if callable(repl) else repl
             out.append(r)
             n = b - a
             if len(r) == n:
@@ -169,6 +184,27 @@ class Normaliser:
         self._run(b)
         return b.s
 
+    def screen(self, text: str) -> str:
+        """A cheap form for screening: the same letters as :meth:`normalise`, but punctuation
+        tokens may stay attached to words (``myself.``), so word boundaries are any of ``' ."'``.
+
+        This is the hot path (titles, keystrokes): for ASCII text it is a handful of C-level
+        string operations. Text it cannot screen cheaply gets the full normal form.
+        """
+        if not text.isascii():
+            return self.normalise(text)
+        s = text.lower()
+        if _SPECIAL_QUICK_RE.search(s) and _SPECIAL_RE.search(s):
+            s = _APOS_RE.sub("", s)
+            s = _MENTION_RE.sub(" ", s)
+            if _LEET_ANY_RE.search(s):
+                s = _LEET_TOKEN_RE.sub(self._deleet, s)
+        s = _SQUEEZE_ASCII_RE.sub("", s)
+        s = " ".join(s.encode("ascii").translate(_SCREEN_BYTES).decode("ascii").split())
+        if _SPACED_SCREEN_RE.search(" " + s):
+            return self.normalise(text)
+        return s
+
     def normalise_mapped(self, text: str) -> tuple[str, list[int]]:
         """The normalised form and, per output character, the index of its source character."""
         b = _Buf(text, list(range(len(text))))
@@ -178,25 +214,36 @@ class Normaliser:
 
     # -- pipeline -----------------------------------------------------------------------------
     def _run(self, b: _Buf) -> None:
-        if not b.s.isascii():
+        ascii_only = b.s.isascii()
+        if not ascii_only:
             b.per_char(_nfkd)
             b.sub(_COMBINING_RE, "")
             b.per_char(lambda c: c.translate(_ZW_TABLE).translate(_FOLD))
             if _confusable_re().search(b.s):
                 b.sub(_WORD_RE, _homoglyph_word)
-        b.per_char(str.casefold)
-        b.sub(_APOS_RE, "")
-        b.sub(_MENTION_RE, " ")
-        if _LEET_ANY_RE.search(b.s):
-            b.sub(_LEET_TOKEN_RE, self._deleet)
-        b.sub(_QUOTE_RE, ' " ')
-        if _SPACED_RE.search(b.s):
+        if b.off is None:
+            b.s = b.s.lower() if ascii_only else b.s.casefold()
+        else:
+            b.per_char(str.casefold)
+        if _SPECIAL_RE.search(b.s):
+            b.sub(_APOS_RE, "")
+            b.sub(_MENTION_RE, " ")
+            if _LEET_ANY_RE.search(b.s):
+                b.sub(_LEET_TOKEN_RE, self._deleet)
+        b.sub(_SQUEEZE_RE, "")
+        if b.off is None:
+            s = b.s.translate(_SEP_TABLE)
+            if not ascii_only:
+                s = _OTHER_RE.sub(" ", s)
+            b.s = " ".join(s.split())
+        else:
+            b.per_char(lambda c: c.translate(_SEP_TABLE))
+            if not ascii_only:
+                b.sub(_OTHER_RE, " ")
+            b.sub(_SPACES_RE, " ")
+            _strip(b)
+        if _SPACED_QUICK_RE.search(" " + b.s + " "):
             b.sub(_SPACED_RE, _join_spaced)
-        b.sub(_SQUEEZE_RE, r"\1")
-        b.sub(_SENT_RE, " . ")
-        b.sub(_OTHER_RE, " ")
-        b.sub(_SPACES_RE, " ")
-        _strip(b)
 
     def _deleet(self, m: re.Match[str]) -> str:
         tok = m.group()
@@ -215,9 +262,9 @@ class Normaliser:
 
     def _resolve(self, core: str) -> str:
         default = "".join(LEET[c][0] if c in LEET else c for c in core)
-        default_sq = _SQUEEZE_RE.sub(r"\1", default)
+        default_sq = squeeze(default)
         if "*" in core or "#" in core:
-            core_sq = _SQUEEZE_RE.sub(r"\1", core)
+            core_sq = squeeze(core)
             pat = "".join(
                 "[^\\W\\d_]" if c in MASKS else f"[{''.join(LEET[c])}]" if c in LEET else re.escape(c)
                 for c in core_sq
@@ -246,7 +293,7 @@ class Normaliser:
                 if mask >> j & 1:
                     chars[i] = options[i][1]
             cand = "".join(chars)
-            if _SQUEEZE_RE.sub(r"\1", cand) in self.vocab:
+            if squeeze(cand) in self.vocab:
                 return cand
         return default
 
@@ -259,7 +306,7 @@ def _homoglyph_word(m: re.Match[str]) -> str:
 
 
 def _join_spaced(m: re.Match[str]) -> str:
-    return _SPACED_SEP_RE.sub("", m.group())
+    return _SQUEEZE_RE.sub("", _SPACED_SEP_RE.sub("", m.group()))
 
 
 def _strip(b: _Buf) -> None:
@@ -275,4 +322,4 @@ def _strip(b: _Buf) -> None:
 
 def squeeze(word: str) -> str:
     """Collapse runs of a repeated letter (the form phrases are stored in)."""
-    return _SQUEEZE_RE.sub(r"\1", word)
+    return _SQUEEZE_RE.sub("", word)

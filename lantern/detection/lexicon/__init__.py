@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -69,7 +70,22 @@ _NO_INFLECT_WORDS = """i me my myself mine you your yourself yourselves u ur he 
     will would shall should can could may might must so too very just how what when where why who
     which whom im ive id ill youre theyre were isnt arent wasnt werent gonna wanna gotta"""
 NO_INFLECT = frozenset(_NO_INFLECT_WORDS.split())
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """Safe loader where only ``true``/``false`` are booleans: ``no``, ``on``, ``off`` and ``y``
+    are words in a lexicon (YAML 1.1 would read the negation cue ``no`` as False)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in _Base.yaml_implicit_resolvers.items()
+}
+for _ch in "tTfF":
+    _Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list(_ch)
+    )
 
 
 class LexiconError(ValueError):
@@ -99,6 +115,9 @@ class Entry:
     # a one-word phrase alone in a text (a lookup, a one-word title) has no context to judge it:
     # it only hits when the entry is marked standalone (unambiguous slang such as "kms")
     standalone: bool = False
+    # composite entries: sets that must also occur somewhere in the text (not only this sentence),
+    # e.g. a group named earlier and referred to as "they" ("X are everywhere. They are vermin.")
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +178,7 @@ def load_lexicon(
         _load_category(doc, lex, path.name, cats, langs)
     lex.version = digest.hexdigest()[:16]
     for e in lex.entries:
-        for s in e.all_of:
+        for s in (*e.all_of, *e.requires):
             if s not in lex.sets:
                 raise LexiconError(f"{e.id}: unknown set {s!r}")
     return lex
@@ -252,6 +271,7 @@ def _load_category(
                 review_date=str(spec["review_date"]),
                 negation_part=int(spec.get("negation_part", -1)),
                 standalone=bool(spec.get("standalone", False)),
+                requires=tuple(spec.get("requires") or ()),
             )
         )
 
