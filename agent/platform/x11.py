@@ -68,6 +68,7 @@ class X11Backend:
         layout change) it reports the wrong characters ("Café" arrived as "Cqf2" after switching
         to fr in a test). The window watcher sees MappingNotify and refreshes that cache.
         """
+        _patch_pynput_groups()
         with self._keymap_lock:
             self._keyboard_listeners = [*self._keyboard_listeners, listener]
 
@@ -458,3 +459,35 @@ def keysym_to_char(keysym: int) -> str | None:
     if 0x20A0 <= keysym <= 0x20AC:  # currency keysyms (EuroSign = 0x20ac = U+20AC)
         return chr(keysym)
     return None
+
+
+_pynput_patched = False
+
+
+def _patch_pynput_groups() -> None:
+    """Make pynput's X11 key translation follow the active layout group.
+
+    pynput picks the keysym column from Shift and Mode_switch only and ignores the XKB group in
+    the event state, so with two layouts ("gb,pl", "us,ru") everything typed in the second one
+    arrived as the first layout's letters ("привет" as "ghbdtn", measured). The core keymap puts
+    group 2 in columns 2–3, so the group bits (13–14) select those. AltGr (Mod5) no longer
+    selects columns 2–3: on XKB layouts it means level 3, which the key decoder resolves with
+    :meth:`X11Backend.level3_char`. Groups 3 and 4 have no fixed core columns and stay
+    unsupported (read as group 1).
+    """
+    global _pynput_patched
+    if _pynput_patched:
+        return
+    try:
+        from pynput.keyboard import _xorg
+    except Exception:  # pynput's layout changed, or not the X11 backend: keep its own behaviour
+        return
+    if not hasattr(_xorg, "shift_to_index"):
+        return
+
+    def shift_to_index(display: Any, state: int) -> int:
+        group = (state >> 13) & 3
+        return (1 if state & 1 else 0) + (2 if group == 1 else 0)
+
+    _xorg.shift_to_index = shift_to_index
+    _pynput_patched = True

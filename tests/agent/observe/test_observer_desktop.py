@@ -210,6 +210,12 @@ def test_layouts_altgr_and_layout_changes(desktop_apps: Desktop) -> None:
         desk.type(" café", delay_ms=10)
         time.sleep(0.3)
         assert engine.scanners[-1].last.endswith("cost €5 café")
+        # Two layouts, typing in the second group (pynput alone reported "ghbdtn").
+        desk.run("setxkbmap", "-layout", "gb,ru")
+        time.sleep(0.3)
+        desk.type(" привет", delay_ms=10)
+        time.sleep(0.3)
+        assert engine.scanners[-1].last.endswith("cost €5 café привет")
     finally:
         desk.run("setxkbmap", "us")
         obs.stop()
