@@ -10,7 +10,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -34,6 +34,7 @@ from collector.directory.people import (
     ROLES,
     ImportReport,
     Person,
+    PersonRow,
     Role,
     Unusable,
     age_band,
@@ -269,9 +270,9 @@ class DirectoryStore:
                 conn.execute(select(ps.c.person_id).where(ps.c.source == source)).scalars()
             )
 
+            # Pass 1: match every row to a person, or mark it new.
             matched: dict[int, int] = {}  # person id -> line
-            seen_ids: set[int] = set()
-            new_logins: list[dict[str, Any]] = []
+            plan: list[tuple[PersonRow, int | None]] = []
             for row in parsed.rows:
                 pid = by_external.get(row.external_id)
                 if pid is None and row.logins:
@@ -288,39 +289,69 @@ class DirectoryStore:
                         )
                         continue
                     pid = next(iter(owners), None)
-                if pid is not None and pid in matched:
-                    report.unusable.append(
-                        Unusable(
-                            row.line, f"the same person as line {matched[pid]}", row.external_id
+                if pid is not None:
+                    if pid in matched:
+                        report.unusable.append(
+                            Unusable(
+                                row.line,
+                                f"the same person as line {matched[pid]}",
+                                row.external_id,
+                            )
                         )
-                    )
-                    continue
-                if pid is None:
-                    values = {
-                        f: (getattr(row, f) if getattr(row, f) is not None else "")
-                        for f in PERSON_FIELDS
+                        continue
+                    matched[pid] = row.line
+                plan.append((row, pid))
+
+            # New people in one statement, then their ids by external id.
+            fresh_rows = [row for row, pid in plan if pid is None]
+            if fresh_rows:
+                conn.execute(
+                    insert(p),
+                    [
+                        {
+                            **{f: _or_empty(getattr(row, f)) for f in PERSON_FIELDS},
+                            "role": row.role or default_role,
+                            "date_of_birth": row.date_of_birth,
+                            "external_id": row.external_id,
+                            "status": "active",
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for row in fresh_rows
+                    ],
+                )
+                for chunk in _chunks([row.external_id for row in fresh_rows]):
+                    for m in conn.execute(select(p).where(p.c.external_id.in_(chunk))).mappings():
+                        people[m["id"]] = dict(m)
+                        by_external[m["external_id"]] = m["id"]
+
+            # Pass 2: fields, logins and groups; inserts and audit rows batched.
+            seen_ids: set[int] = set()
+            new_logins: list[dict[str, Any]] = []
+            new_groups: list[dict[str, Any]] = []
+            audits: list[dict[str, Any]] = []
+
+            def audit(action: str, pid: int, **detail: Any) -> None:
+                audits.append(
+                    {
+                        "at": now,
+                        "actor": actor,
+                        "action": action,
+                        "person_id": pid,
+                        "detail": {"source": source, "import_id": import_id, **detail},
                     }
-                    values["role"] = row.role or default_role
-                    values["date_of_birth"] = row.date_of_birth
-                    pid = conn.execute(
-                        insert(p).values(
-                            external_id=row.external_id,
-                            status="active",
-                            created_at=now,
-                            updated_at=now,
-                            **values,
-                        )
-                    ).inserted_primary_key[0]  # type: ignore[index]
-                    assert pid is not None
-                    people[pid] = {"external_id": row.external_id, **values, "status": "active"}
-                    by_external[row.external_id] = pid
+                )
+
+            for row, maybe_pid in plan:
+                is_new = maybe_pid is None
+                pid = by_external[row.external_id] if maybe_pid is None else maybe_pid
+                current = people[pid]
+                changed_fields: list[str] = []
+                returned = False
+                if is_new:
                     report.added.append(row.external_id)
-                    self._audit(
-                        conn, actor, "person.added", pid, now, source=source, import_id=import_id
-                    )
-                    changed_fields: list[str] = []
+                    audit("person.added", pid)
                 else:
-                    current = people[pid]
                     changes = {
                         f: getattr(row, f)
                         for f in PERSON_FIELDS
@@ -329,13 +360,14 @@ class DirectoryStore:
                     changed_fields = sorted(changes)
                     if current["status"] == "left":
                         changes.update(status="active", left_at=None)
+                        returned = True
                         report.returned.append(current["external_id"])
+                        audit("person.returned", pid)
                     if changes:
                         conn.execute(
                             update(p).where(p.c.id == pid).values(updated_at=now, **changes)
                         )
                         current.update(changes)
-                matched[pid] = row.line
                 seen_ids.add(pid)
 
                 # Logins this source gives: replace this source's set for the person.
@@ -359,13 +391,12 @@ class DirectoryStore:
                         {"person_id": pid, "login": login, "kind": kinds[login], "source": source}
                     )
                     login_owners[login].add(pid)
-                if added_logins and people[pid]["external_id"] not in report.added:
+                if added_logins:
                     changed_fields.append("logins")
 
                 if row.groups is not None:
                     wanted_groups = set(row.groups)
-                    mine = own_groups.get(pid, set())
-                    gone = mine - wanted_groups
+                    gone = own_groups.get(pid, set()) - wanted_groups
                     fresh = wanted_groups - all_groups.get(pid, set())
                     if gone:
                         conn.execute(
@@ -375,45 +406,26 @@ class DirectoryStore:
                                 pg.c.group_name.in_(gone),
                             )
                         )
-                    if fresh:
-                        conn.execute(
-                            insert(pg),
-                            [
-                                {"person_id": pid, "group_name": g, "source": source}
-                                for g in sorted(fresh)
-                            ],
-                        )
-                    if (gone or fresh) and people[pid]["external_id"] not in report.added:
+                    new_groups += [
+                        {"person_id": pid, "group_name": g, "source": source} for g in sorted(fresh)
+                    ]
+                    if gone or fresh:
                         changed_fields.append("groups")
 
-                if people[pid]["external_id"] not in report.added:
-                    if changed_fields:
-                        report.changed.append(people[pid]["external_id"])
-                        self._audit(
-                            conn,
-                            actor,
-                            "person.changed",
-                            pid,
-                            now,
-                            source=source,
-                            import_id=import_id,
-                            fields=sorted(set(changed_fields)),
-                        )
-                    elif people[pid]["external_id"] not in report.returned:
-                        report.unchanged += 1
-                    if people[pid]["external_id"] in report.returned:
-                        self._audit(
-                            conn,
-                            actor,
-                            "person.returned",
-                            pid,
-                            now,
-                            source=source,
-                            import_id=import_id,
-                        )
+                if is_new:
+                    continue
+                if changed_fields:
+                    report.changed.append(current["external_id"])
+                    audit("person.changed", pid, fields=sorted(set(changed_fields)))
+                elif not returned:
+                    report.unchanged += 1
 
             if new_logins:
                 conn.execute(insert(lg), new_logins)
+            if new_groups:
+                conn.execute(insert(pg), new_groups)
+            if audits:
+                conn.execute(insert(dm.directory_audit), audits)
 
             # Rows the export has but could not use keep their person listed: a typo in one date
             # of birth must not mark a current student as left.
@@ -431,8 +443,9 @@ class DirectoryStore:
                     f"{source} as left; check the file, or import it with allow_mass_leave"
                 )
                 raise _Refused(report)
+            for chunk in _chunks(sorted(seen_ids | dropped)):
+                conn.execute(delete(ps).where(ps.c.source == source, ps.c.person_id.in_(chunk)))
             if seen_ids:
-                conn.execute(delete(ps).where(ps.c.source == source, ps.c.person_id.in_(seen_ids)))
                 conn.execute(
                     insert(ps),
                     [
@@ -440,24 +453,35 @@ class DirectoryStore:
                         for pid in sorted(seen_ids)
                     ],
                 )
-            if dropped:
-                conn.execute(delete(ps).where(ps.c.source == source, ps.c.person_id.in_(dropped)))
-                still_listed = set(
-                    conn.execute(
-                        select(ps.c.person_id).where(ps.c.person_id.in_(dropped))
-                    ).scalars()
+            still_listed: set[int] = set()
+            for chunk in _chunks(sorted(dropped)):
+                still_listed.update(
+                    conn.execute(select(ps.c.person_id).where(ps.c.person_id.in_(chunk))).scalars()
                 )
-                for pid in sorted(dropped - still_listed):
-                    if people[pid]["status"] != "left":
-                        conn.execute(
-                            update(p)
-                            .where(p.c.id == pid)
-                            .values(status="left", left_at=now, updated_at=now)
-                        )
-                        report.left.append(people[pid]["external_id"])
-                        self._audit(
-                            conn, actor, "person.left", pid, now, source=source, import_id=import_id
-                        )
+            leavers = [
+                pid for pid in sorted(dropped - still_listed) if people[pid]["status"] != "left"
+            ]
+            for chunk in _chunks(leavers):
+                conn.execute(
+                    update(p)
+                    .where(p.c.id.in_(chunk))
+                    .values(status="left", left_at=now, updated_at=now)
+                )
+            if leavers:
+                report.left = [people[pid]["external_id"] for pid in leavers]
+                conn.execute(
+                    insert(dm.directory_audit),
+                    [
+                        {
+                            "at": now,
+                            "actor": actor,
+                            "action": "person.left",
+                            "person_id": pid,
+                            "detail": {"source": source, "import_id": import_id},
+                        }
+                        for pid in leavers
+                    ],
+                )
             conn.execute(
                 update(dm.directory_imports)
                 .where(dm.directory_imports.c.id == import_id)
@@ -703,22 +727,20 @@ class DirectoryStore:
         """Who was at the keyboard: the person a login maps to, or a guest/shared/unknown
         subject with the device and time. Read-only (safe inside the ingest transaction)."""
         with self.engine.connect() as conn:
-            return self._resolve(conn, os_user, device_id, at, self._device_facts(conn, device_id))
+            return self._resolve(conn, os_user, device_id, at, _ResolveCache())
 
     def resolve_many(self, items: Iterable[tuple[str, str, datetime]]) -> list[Subject]:
-        """`resolve` for a page of alerts, on one connection."""
-        facts: dict[str, DeviceFacts] = {}
-        out = []
+        """`resolve` for a page of alerts or a batch of events, on one connection."""
+        cache = _ResolveCache()
         with self.engine.connect() as conn:
-            for os_user, device_id, at in items:
-                if device_id not in facts:
-                    facts[device_id] = self._device_facts(conn, device_id)
-                out.append(self._resolve(conn, os_user, device_id, at, facts[device_id]))
-        return out
+            return [self._resolve(conn, u, d, at, cache) for u, d, at in items]
 
     def _resolve(
-        self, conn: Connection, os_user: str, device_id: str, at: datetime, facts: DeviceFacts
+        self, conn: Connection, os_user: str, device_id: str, at: datetime, cache: "_ResolveCache"
     ) -> Subject:
+        facts = cache.devices.get(device_id)
+        if facts is None:
+            facts = cache.devices[device_id] = self._device_facts(conn, device_id)
         base = Subject(
             kind="unknown",
             os_user=os_user,
@@ -733,35 +755,38 @@ class DirectoryStore:
         keys = lookup_keys(os_user)
         if not keys:
             return replace(base, reason="empty")
-        specials = conn.execute(
-            select(dm.special_logins.c.login, dm.special_logins.c.kind, dm.special_logins.c.label)
-        ).all()
-        exact = {s.login: s for s in specials}
+        if cache.specials is None:
+            t = dm.special_logins
+            cache.specials = [
+                SpecialLogin(r.login, r.kind, r.label)
+                for r in conn.execute(select(t.c.login, t.c.kind, t.c.label))
+            ]
+        exact = {s.login: s for s in cache.specials}
         for key in keys:
             if key in exact:
                 return self._special(base, exact[key].kind, exact[key].label)
         lg, p = dm.logins, dm.people
-        for key in keys:
-            owners = conn.execute(
-                select(p.c.id, p.c.status)
-                .join(lg, lg.c.person_id == p.c.id)
-                .where(lg.c.login == key)
-                .distinct()
-            ).all()
-            if not owners:
+        owners = conn.execute(
+            select(lg.c.login, p.c.id, p.c.status)
+            .join(p, lg.c.person_id == p.c.id)
+            .where(lg.c.login.in_(keys))
+        ).all()
+        for key in keys:  # most specific form first
+            found = {(o.id, o.status) for o in owners if o.login == key}
+            if not found:
                 continue
-            active = [o for o in owners if o.status == "active"]
-            chosen = active if active else owners
-            if len({o.id for o in chosen}) > 1:
+            active = {pid for pid, st in found if st == "active"}
+            chosen = active or {pid for pid, _ in found}
+            if len(chosen) > 1:
                 return replace(base, reason="ambiguous")
-            return self._person_subject(conn, base, chosen[0].id)
+            return self._person_subject(conn, base, chosen.pop(), cache)
         # A login that is the student id itself (common for Linux and Google-managed devices).
         by_id = conn.execute(
             select(p.c.id).where(func.lower(p.c.external_id).in_(keys)).order_by(p.c.status)
         ).first()
         if by_id is not None:
-            return self._person_subject(conn, base, by_id[0])
-        for s in specials:
+            return self._person_subject(conn, base, by_id[0], cache)
+        for s in cache.specials:
             if any(ch in s.login for ch in "*?[") and matches_pattern(keys, s.login):
                 return self._special(base, s.kind, s.label)
         if any(k in BUILTIN_GUEST_LOGINS for k in keys):
@@ -780,36 +805,46 @@ class DirectoryStore:
             groups=tuple(sorted({*base.device_groups, kind})),
         )
 
-    def _person_subject(self, conn: Connection, base: Subject, person_id: int) -> Subject:
-        person = self._people(
-            conn,
-            conn.execute(select(dm.people).where(dm.people.c.id == person_id)).mappings().all(),
-        )[0]
-        f = dm.person_flags
-        known = conn.execute(
-            select(f.c.id).where(
-                f.c.person_id == person_id, f.c.kind == "known_case", f.c.cleared_at.is_(None)
+    def _person_subject(
+        self, conn: Connection, base: Subject, person_id: int, cache: "_ResolveCache"
+    ) -> Subject:
+        profile = cache.people.get(person_id)
+        if profile is None:
+            row = (
+                conn.execute(select(dm.people).where(dm.people.c.id == person_id)).mappings().one()
             )
-        ).first()
-        # Every person is also in the group named after their role (policies for "staff").
-        person_groups = tuple(sorted({*person.groups, person.role}))
+            pg, f = dm.person_groups, dm.person_flags
+            groups = conn.execute(
+                select(pg.c.group_name).where(pg.c.person_id == person_id)
+            ).scalars()
+            known = conn.execute(
+                select(f.c.id).where(
+                    f.c.person_id == person_id, f.c.kind == "known_case", f.c.cleared_at.is_(None)
+                )
+            ).first()
+            # Every person is also in the group named after their role (policies for "staff").
+            profile = cache.people[person_id] = _Profile(
+                dict(row), tuple(sorted({*groups, row["role"]})), known is not None
+            )
+        r = profile.row
+        first = r["preferred_name"] or r["given_name"]
         return replace(
             base,
             kind="person",
-            person_id=person.id,
-            external_id=person.external_id,
-            display_name=person.display_name,
-            role=person.role,
-            age_band=age_band(person.date_of_birth, base.at),
-            course=person.course,
-            year_group=person.year_group,
-            tutor_group=person.tutor_group,
-            site=person.site or base.device_site,
-            person_site=person.site,
-            person_groups=person_groups,
-            groups=tuple(sorted({*person_groups, *base.device_groups})),
-            known_case=known is not None,
-            left=person.status == "left",
+            person_id=person_id,
+            external_id=r["external_id"],
+            display_name=" ".join(x for x in (first, r["family_name"]) if x) or r["external_id"],
+            role=r["role"],
+            age_band=age_band(r["date_of_birth"], base.at),
+            course=r["course"],
+            year_group=r["year_group"],
+            tutor_group=r["tutor_group"],
+            site=r["site"] or base.device_site,
+            person_site=r["site"],
+            person_groups=profile.groups,
+            groups=tuple(sorted({*profile.groups, *base.device_groups})),
+            known_case=profile.known_case,
+            left=r["status"] == "left",
         )
 
     def unresolved_logins(self, since: datetime, limit: int = 500) -> list[LoginSighting]:
@@ -833,12 +868,10 @@ class DirectoryStore:
         out: list[LoginSighting] = []
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            facts: dict[str, DeviceFacts] = {}
+            cache = _ResolveCache()
             for r in rows:
-                if r.device_id not in facts:
-                    facts[r.device_id] = self._device_facts(conn, r.device_id)
                 first, last = r.first_seen, r.last_seen
-                subject = self._resolve(conn, r.os_user, r.device_id, last, facts[r.device_id])
+                subject = self._resolve(conn, r.os_user, r.device_id, last, cache)
                 if subject.kind == "person":
                     continue
                 out.append(
@@ -1065,7 +1098,8 @@ class DirectoryStore:
         else the last OS user seen on the device. Read-only."""
         at = at or utcnow()
         with self.engine.connect() as conn:
-            facts = self._device_facts(conn, device_id)
+            cache = _ResolveCache()
+            facts = cache.devices[device_id] = self._device_facts(conn, device_id)
             if os_user is None:
                 e = sm.events
                 os_user = conn.execute(
@@ -1076,7 +1110,7 @@ class DirectoryStore:
                 ).scalar()
             person_groups: tuple[str, ...] = ()
             if os_user:
-                person_groups = self._resolve(conn, os_user, device_id, at, facts).person_groups
+                person_groups = self._resolve(conn, os_user, device_id, at, cache).person_groups
             current = self._current_policies(sorted({*facts.groups, *person_groups}), conn)
         applicable: list[tuple[GroupPolicy, GroupSource]] = [
             (current[g], "device") for g in facts.groups if g in current
@@ -1250,10 +1284,30 @@ class DirectoryStore:
             ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    row: dict[str, Any]
+    groups: tuple[str, ...]
+    known_case: bool
+
+
+@dataclass(slots=True)
+class _ResolveCache:
+    """What one resolve call (or one resolve_many batch) has already read."""
+
+    devices: dict[str, DeviceFacts] = field(default_factory=dict)
+    specials: list[SpecialLogin] | None = None
+    people: dict[int, _Profile] = field(default_factory=dict)
+
+
 class _Refused(Exception):
     def __init__(self, report: ImportReport) -> None:
         super().__init__(report.refused)
         self.report = report
+
+
+def _or_empty(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:

@@ -25,31 +25,29 @@ def college(directory: DirectoryStore) -> DirectoryStore:
     return directory
 
 
-@pytest.mark.parametrize(
-    "os_user",
-    [
-        "s204817",
-        "S204817",
-        "COLLEGE\\s204817",
-        "college\\S204817",
-        "s204817@college.example.ac.uk",
-        "S204817@College.Example.AC.UK",
-        "  s204817 ",
-    ],
+FORMS = (
+    "s204817",
+    "S204817",
+    "COLLEGE\\s204817",
+    "college\\S204817",
+    "s204817@college.example.ac.uk",
+    "S204817@College.Example.AC.UK",
+    "  s204817 ",
 )
-def test_every_login_form_resolves_to_the_person(
-    store: SqlStore, college: DirectoryStore, os_user: str
-) -> None:
+
+
+def test_every_login_form_resolves_to_the_person(store: SqlStore, college: DirectoryStore) -> None:
     device = enrol(store)
-    s = college.resolve(os_user, device, NOW)
-    assert (s.kind, s.external_id, s.display_name) == ("person", "S204817", "Millie Hartwell")
-    assert (s.role, s.course, s.tutor_group, s.site) == (
-        "student",
-        "Level 3 Applied Science",
-        "SCI-1A",
-        "Northgate",
-    )
-    assert s.age_band == "16_17" and s.hostname == "LAPTOP-0193" and s.at == NOW
+    for os_user in FORMS:
+        s = college.resolve(os_user, device, NOW)
+        assert (s.kind, s.external_id, s.display_name) == ("person", "S204817", "Millie Hartwell")
+        assert (s.role, s.course, s.tutor_group, s.site) == (
+            "student",
+            "Level 3 Applied Science",
+            "SCI-1A",
+            "Northgate",
+        )
+        assert s.age_band == "16_17" and s.hostname == "LAPTOP-0193" and s.at == NOW
 
 
 def test_staff_sam_and_upn_and_local_aliases(store: SqlStore, college: DirectoryStore) -> None:

@@ -4,9 +4,18 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from collector.directory.store import DirectoryStore
 from collector.directory.watch import DropFolder
+from collector.store import open_store
 from tests.collector.directory.conftest import EXAMPLES
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> DirectoryStore:
+    """SQLite only: the folder logic does not depend on the backend (the store tests cover both)."""
+    return DirectoryStore.for_store(open_store(f"sqlite:///{tmp_path / 'lantern.db'}"))
 
 
 def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
