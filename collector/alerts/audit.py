@@ -43,8 +43,16 @@ class ChainCheck:
     reason: str = ""
 
 
-def _digest(prev_hash: str, seq: int, at: datetime, actor: str, action: str, object_type: str,
-            object_id: str, detail: Mapping[str, Any]) -> str:
+def _digest(
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    detail: Mapping[str, Any],
+) -> str:
     # Canonical JSON (sorted keys, no spaces) so the same record always hashes the same.
     body = json.dumps(
         {
@@ -74,9 +82,8 @@ def append(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Add one audited action to the chain, inside the caller's transaction."""
-    detail = dict(detail or {})
     # Round-trip through JSON so what we hash is exactly what the JSON column will return.
-    detail = json.loads(json.dumps(detail, default=str))
+    data: dict[str, Any] = json.loads(json.dumps(dict(detail or {}), default=str))
     head = conn.execute(
         select(audit_chain.c.last_seq, audit_chain.c.last_hash)
         .where(audit_chain.c.name == CHAIN)
@@ -89,7 +96,7 @@ def append(
         last_seq, prev = int(head[0]), str(head[1])
     seq = last_seq + 1
     oid = str(object_id)
-    digest = _digest(prev, seq, at, actor, action, object_type, oid, detail)
+    digest = _digest(prev, seq, at, actor, action, object_type, oid, data)
     conn.execute(
         insert(audit_log).values(
             seq=seq,
@@ -98,7 +105,7 @@ def append(
             action=action,
             object_type=object_type,
             object_id=oid,
-            detail=detail,
+            detail=data,
             prev_hash=prev,
             hash=digest,
         )
@@ -108,7 +115,7 @@ def append(
         .where(audit_chain.c.name == CHAIN)
         .values(last_seq=seq, last_hash=digest)
     )
-    return AuditEntry(seq, at, actor, action, object_type, oid, detail, prev, digest)
+    return AuditEntry(seq, at, actor, action, object_type, oid, data, prev, digest)
 
 
 def _entry(r: Any) -> AuditEntry:
@@ -146,8 +153,7 @@ def verify(conn: Connection) -> ChainCheck:
             return ChainCheck(False, count, e.seq, f"row {expected_seq} is missing")
         if e.prev_hash != prev:
             return ChainCheck(False, count, e.seq, "previous-hash link broken")
-        digest = _digest(prev, e.seq, e.at, e.actor, e.action, e.object_type, e.object_id,
-                         e.detail)
+        digest = _digest(prev, e.seq, e.at, e.actor, e.action, e.object_type, e.object_id, e.detail)
         if digest != e.hash:
             return ChainCheck(False, count, e.seq, "row content does not match its hash")
         prev, expected_seq, count = e.hash, expected_seq + 1, count + 1

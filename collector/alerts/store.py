@@ -74,8 +74,14 @@ class Raised:
     alert_ids: tuple[int, ...]
 
 
-def _enqueue(conn: Connection, alert_id: int, event: str, now: datetime, delay_s: float,
-             payload: dict[str, Any] | None = None) -> None:
+def _enqueue(
+    conn: Connection,
+    alert_id: int,
+    event: str,
+    now: datetime,
+    delay_s: float,
+    payload: dict[str, Any] | None = None,
+) -> None:
     conn.execute(
         insert(am.outbox).values(
             alert_id=alert_id,
@@ -175,8 +181,15 @@ def _fold(conn: Connection, c: AlertCandidate, now: datetime, kind: str) -> int 
     return alert_id
 
 
-def _add_member(conn: Connection, alert_id: int, device_id: str, os_user: str, event_id: str,
-                severity: int, at: datetime) -> None:
+def _add_member(
+    conn: Connection,
+    alert_id: int,
+    device_id: str,
+    os_user: str,
+    event_id: str,
+    severity: int,
+    at: datetime,
+) -> None:
     mm = am.alert_members
     exists = conn.execute(
         select(mm.c.id).where(
@@ -215,9 +228,9 @@ def _raise_cluster(conn: Connection, c: AlertCandidate, now: datetime) -> tuple[
         # Only untouched (new) singles below severity 5 join: a severity 5 stands alone, and an
         # alert someone is already working on stays where they left it.
         singles = conn.execute(
-            select(a.c.id, a.c.device_id, a.c.os_user, a.c.first_event_id, a.c.severity,
-                   a.c.created_at)
-            .where(
+            select(
+                a.c.id, a.c.device_id, a.c.os_user, a.c.first_event_id, a.c.severity, a.c.created_at
+            ).where(
                 a.c.cohort_key == c.cohort_key,
                 a.c.kind == "single",
                 a.c.cluster_id.is_(None),
@@ -230,8 +243,9 @@ def _raise_cluster(conn: Connection, c: AlertCandidate, now: datetime) -> tuple[
             _add_member(conn, cluster_id, s[1], s[2], s[3], s[4], s[5])
         if singles:
             ids = [int(s[0]) for s in singles]
-            conn.execute(update(a).where(a.c.id.in_(ids)).values(cluster_id=cluster_id,
-                                                                  updated_at=now))
+            conn.execute(
+                update(a).where(a.c.id.in_(ids)).values(cluster_id=cluster_id, updated_at=now)
+            )
             conn.execute(update(a).where(a.c.id == cluster_id).values(count=1 + len(ids)))
             audit.append(
                 conn,
@@ -247,7 +261,9 @@ def _raise_cluster(conn: Connection, c: AlertCandidate, now: datetime) -> tuple[
     return cluster_id, created
 
 
-def raise_candidates(conn: Connection, candidates: Iterable[AlertCandidate], now: datetime) -> Raised:
+def raise_candidates(
+    conn: Connection, candidates: Iterable[AlertCandidate], now: datetime
+) -> Raised:
     """Create or fold alerts for trigger candidates inside the caller's transaction."""
     raised = updated = 0
     ids: list[int] = []
@@ -421,8 +437,9 @@ class AlertStore:
         mm = am.alert_members
         with self.engine.connect() as conn:
             rows = conn.execute(select(mm).where(mm.c.alert_id == alert_id).order_by(mm.c.id))
-            return [Member(r.device_id, r.os_user, r.event_id, r.severity, r.joined_at)
-                    for r in rows]
+            return [
+                Member(r.device_id, r.os_user, r.event_id, r.severity, r.joined_at) for r in rows
+            ]
 
     def history(self, alert_id: int) -> list[audit.AuditEntry]:
         with self.engine.connect() as conn:
@@ -433,8 +450,15 @@ class AlertStore:
             return audit.verify(conn)
 
     # --- lifecycle
-    def _transition(self, alert_id: int, action: str, actor: str, now: datetime,
-                    values: dict[str, Any], detail: dict[str, Any]) -> AlertRecord:
+    def _transition(
+        self,
+        alert_id: int,
+        action: str,
+        actor: str,
+        now: datetime,
+        values: dict[str, Any],
+        detail: dict[str, Any],
+    ) -> AlertRecord:
         allowed, to = TRANSITIONS[action]
         a = m.alerts
         with self.store._write() as conn:
@@ -456,31 +480,51 @@ class AlertStore:
             )
             if res.rowcount != 1:
                 raise WorkflowError(f"alert {alert_id} changed while you were acting on it")
-            audit.append(conn, actor=actor, action=f"alert.{action}", object_type="alert",
-                         object_id=alert_id, at=now, detail={"from": status, "to": to, **detail})
+            audit.append(
+                conn,
+                actor=actor,
+                action=f"alert.{action}",
+                object_type="alert",
+                object_id=alert_id,
+                at=now,
+                detail={"from": status, "to": to, **detail},
+            )
         return self.get(alert_id)
 
     def acknowledge(self, alert_id: int, actor: str, now: datetime) -> AlertRecord:
-        return self._transition(alert_id, "acknowledge", actor, now,
-                                {"acknowledged_at": now, "acknowledged_by": actor}, {})
+        return self._transition(
+            alert_id,
+            "acknowledge",
+            actor,
+            now,
+            {"acknowledged_at": now, "acknowledged_by": actor},
+            {},
+        )
 
     def assign(self, alert_id: int, assignee: str, actor: str, now: datetime) -> AlertRecord:
         assignee = assignee.strip()
         if not assignee:
             raise WorkflowError("assign to whom?", code="invalid")
-        return self._transition(alert_id, "assign", actor, now, {"assignee": assignee},
-                                {"assignee": assignee})
+        return self._transition(
+            alert_id, "assign", actor, now, {"assignee": assignee}, {"assignee": assignee}
+        )
 
     def start(self, alert_id: int, actor: str, now: datetime) -> AlertRecord:
         return self._transition(alert_id, "start", actor, now, {}, {})
 
-    def close(self, alert_id: int, outcome: str, actor: str, now: datetime,
-              note: str | None = None) -> AlertRecord:
+    def close(
+        self, alert_id: int, outcome: str, actor: str, now: datetime, note: str | None = None
+    ) -> AlertRecord:
         check_outcome(outcome)
         text = check_note(note) if note else None
-        rec = self._transition(alert_id, "close", actor, now,
-                               {"outcome": outcome, "closed_at": now, "closed_by": actor},
-                               {"outcome": outcome})
+        rec = self._transition(
+            alert_id,
+            "close",
+            actor,
+            now,
+            {"outcome": outcome, "closed_at": now, "closed_by": actor},
+            {"outcome": outcome},
+        )
         if text:
             self.add_note(alert_id, text, actor, now)
         return rec
@@ -491,22 +535,31 @@ class AlertStore:
         with self.store._write() as conn:
             if conn.execute(select(m.alerts.c.id).where(m.alerts.c.id == alert_id)).first() is None:
                 raise NotFound(f"no alert {alert_id}")
-            res = conn.execute(insert(n).values(alert_id=alert_id, at=now, author=author,
-                                                text=text))
+            res = conn.execute(
+                insert(n).values(alert_id=alert_id, at=now, author=author, text=text)
+            )
             note_id = int(res.inserted_primary_key[0])  # type: ignore[index]
             # The audit row records that a note was added, not its text (the text is in the
             # record; the chain should not grow a second copy of sensitive detail).
-            audit.append(conn, actor=author, action="alert.note", object_type="alert",
-                         object_id=alert_id, at=now, detail={"note_id": note_id,
-                                                             "chars": len(text)})
+            audit.append(
+                conn,
+                actor=author,
+                action="alert.note",
+                object_type="alert",
+                object_id=alert_id,
+                at=now,
+                detail={"note_id": note_id, "chars": len(text)},
+            )
         return Note(note_id, now, author, text)
 
     # --- precision from outcomes
     def precision(self, since: datetime | None = None) -> list[RulePrecision]:
         a = m.alerts
-        q = select(a.c.rule, a.c.status, a.c.outcome, func.count()).group_by(
-            a.c.rule, a.c.status, a.c.outcome
-        ).where(a.c.cluster_id.is_(None))
+        q = (
+            select(a.c.rule, a.c.status, a.c.outcome, func.count())
+            .group_by(a.c.rule, a.c.status, a.c.outcome)
+            .where(a.c.cluster_id.is_(None))
+        )
         if since is not None:
             q = q.where(a.c.created_at >= since)
         per: dict[str, dict[str, Any]] = {}
@@ -521,8 +574,9 @@ class AlertStore:
                 else:
                     p["open"] += n
         return [
-            RulePrecision(rule, p["closed"], p["closed"] - p["fp"], p["fp"], p["open"],
-                          p["outcomes"])
+            RulePrecision(
+                rule, p["closed"], p["closed"] - p["fp"], p["fp"], p["open"], p["outcomes"]
+            )
             for rule, p in sorted(per.items())
         ]
 
@@ -530,61 +584,87 @@ class AlertStore:
     def escalation_due(self, severities: Sequence[int], older_than: datetime) -> list[AlertRecord]:
         """Open alerts nobody acknowledged whose current escalation step began before the cut."""
         a = m.alerts
-        q = self._query().where(
-            a.c.status == "new",
-            a.c.cluster_id.is_(None),
-            a.c.severity.in_(list(severities)),
-            a.c.escalated_at <= older_than,
-        ).order_by(a.c.id)
+        q = (
+            self._query()
+            .where(
+                a.c.status == "new",
+                a.c.cluster_id.is_(None),
+                a.c.severity.in_(list(severities)),
+                a.c.escalated_at <= older_than,
+            )
+            .order_by(a.c.id)
+        )
         with self.engine.connect() as conn:
             return [record(r) for r in conn.execute(q).mappings()]
 
-    def escalate(self, alert_id: int, from_step: int, to_step: int, contacts: Sequence[dict[str, str]],
-                 now: datetime) -> bool:
+    def escalate(
+        self,
+        alert_id: int,
+        from_step: int,
+        to_step: int,
+        contacts: Sequence[dict[str, str]],
+        now: datetime,
+    ) -> bool:
         """Move an unacknowledged alert to the next rota step: record it and queue the messages.
         False when someone acknowledged it (or another replica escalated it) meanwhile."""
         a = m.alerts
         with self.store._write() as conn:
             res = conn.execute(
                 update(a)
-                .where(a.c.id == alert_id, a.c.status == "new",
-                       a.c.escalation_step == from_step)
+                .where(a.c.id == alert_id, a.c.status == "new", a.c.escalation_step == from_step)
                 .values(escalation_step=to_step, escalated_at=now, updated_at=now)
             )
             if res.rowcount != 1:
                 return False
-            audit.append(conn, actor=SYSTEM, action="alert.escalated", object_type="alert",
-                         object_id=alert_id, at=now,
-                         detail={"step": to_step, "contacts": [c["name"] for c in contacts]})
+            audit.append(
+                conn,
+                actor=SYSTEM,
+                action="alert.escalated",
+                object_type="alert",
+                object_id=alert_id,
+                at=now,
+                detail={"step": to_step, "contacts": [c["name"] for c in contacts]},
+            )
             for contact in contacts:
                 for channel, target in contact_targets(contact):
                     conn.execute(
                         insert(am.outbox).values(
-                            alert_id=alert_id, event="escalated", channel=channel, target=target,
+                            alert_id=alert_id,
+                            event="escalated",
+                            channel=channel,
+                            target=target,
                             payload={"step": to_step, "contact": contact["name"]},
-                            status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
                         )
                     )
         return True
 
     # --- outbox
-    def claim_due(self, owner: str, now: datetime, limit: int = 50,
-                  lease: timedelta = timedelta(seconds=60)) -> list[Claimed]:
+    def claim_due(
+        self, owner: str, now: datetime, limit: int = 50, lease: timedelta = timedelta(seconds=60)
+    ) -> list[Claimed]:
         """Lease due outbox rows to this dispatcher. PostgreSQL: FOR UPDATE SKIP LOCKED, so many
         replicas share the work; SQLite: the store's write lock serialises claims."""
         o = am.outbox
         with self.store._write() as conn:
-            rows = conn.execute(
-                select(o)
-                .where(
-                    o.c.status == "pending",
-                    o.c.next_attempt_at <= now,
-                    or_(o.c.lease_until.is_(None), o.c.lease_until < now),
+            rows = (
+                conn.execute(
+                    select(o)
+                    .where(
+                        o.c.status == "pending",
+                        o.c.next_attempt_at <= now,
+                        or_(o.c.lease_until.is_(None), o.c.lease_until < now),
+                    )
+                    .order_by(o.c.next_attempt_at, o.c.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
                 )
-                .order_by(o.c.next_attempt_at, o.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
             if not rows:
                 return []
             ids = [r["id"] for r in rows]
@@ -592,8 +672,16 @@ class AlertStore:
                 update(o).where(o.c.id.in_(ids)).values(lease_owner=owner, lease_until=now + lease)
             )
         return [
-            Claimed(r["id"], r["parent_id"], r["alert_id"], r["event"], r["channel"],
-                    r["target"], dict(r["payload"] or {}), r["attempts"])
+            Claimed(
+                r["id"],
+                r["parent_id"],
+                r["alert_id"],
+                r["event"],
+                r["channel"],
+                r["target"],
+                dict(r["payload"] or {}),
+                r["attempts"],
+            )
             for r in rows
         ]
 
@@ -604,20 +692,39 @@ class AlertStore:
             for channel, target in targets:
                 conn.execute(
                     insert(o).values(
-                        parent_id=parent.id, alert_id=parent.alert_id, event=parent.event,
-                        channel=channel, target=target, payload=parent.payload,
-                        status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                        parent_id=parent.id,
+                        alert_id=parent.alert_id,
+                        event=parent.event,
+                        channel=channel,
+                        target=target,
+                        payload=parent.payload,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
                     )
                 )
             conn.execute(
-                update(o).where(o.c.id == parent.id).values(
-                    status="expanded" if targets else "skipped", done_at=now, lease_until=None,
+                update(o)
+                .where(o.c.id == parent.id)
+                .values(
+                    status="expanded" if targets else "skipped",
+                    done_at=now,
+                    lease_until=None,
                     last_error=None if targets else "no recipients configured",
                 )
             )
 
-    def finish(self, row: Claimed, *, ok: bool, detail: str, duration_ms: int, now: datetime,
-               retry_at: datetime | None) -> None:
+    def finish(
+        self,
+        row: Claimed,
+        *,
+        ok: bool,
+        detail: str,
+        duration_ms: int,
+        now: datetime,
+        retry_at: datetime | None,
+    ) -> None:
         """Record one delivery attempt and settle the row: done, retry later, or failed."""
         o = am.outbox
         attempt = row.attempts + 1
@@ -628,12 +735,21 @@ class AlertStore:
         else:
             values = {"status": "failed", "done_at": now, "last_error": detail[:512]}
         with self.store._write() as conn:
-            conn.execute(update(o).where(o.c.id == row.id).values(
-                attempts=attempt, lease_owner=None, lease_until=None, **values))
+            conn.execute(
+                update(o)
+                .where(o.c.id == row.id)
+                .values(attempts=attempt, lease_owner=None, lease_until=None, **values)
+            )
             conn.execute(
                 insert(am.delivery_log).values(
-                    outbox_id=row.id, alert_id=row.alert_id, at=now, channel=row.channel or "",
-                    target=row.target or "", attempt=attempt, ok=ok, detail=detail[:512],
+                    outbox_id=row.id,
+                    alert_id=row.alert_id,
+                    at=now,
+                    channel=row.channel or "",
+                    target=row.target or "",
+                    attempt=attempt,
+                    ok=ok,
+                    detail=detail[:512],
                     duration_ms=duration_ms,
                 )
             )
@@ -641,16 +757,29 @@ class AlertStore:
     def skip(self, row: Claimed, reason: str, now: datetime) -> None:
         o = am.outbox
         with self.store._write() as conn:
-            conn.execute(update(o).where(o.c.id == row.id).values(
-                status="skipped", done_at=now, lease_until=None, last_error=reason[:512]))
+            conn.execute(
+                update(o)
+                .where(o.c.id == row.id)
+                .values(status="skipped", done_at=now, lease_until=None, last_error=reason[:512])
+            )
 
-    def enqueue_report(self, targets: Sequence[tuple[str, str]], payload: dict[str, Any],
-                       now: datetime) -> None:
+    def enqueue_report(
+        self, targets: Sequence[tuple[str, str]], payload: dict[str, Any], now: datetime
+    ) -> None:
         with self.store._write() as conn:
             for channel, target in targets:
-                conn.execute(insert(am.outbox).values(
-                    event="report", channel=channel, target=target, payload=payload,
-                    status="pending", attempts=0, next_attempt_at=now, created_at=now))
+                conn.execute(
+                    insert(am.outbox).values(
+                        event="report",
+                        channel=channel,
+                        target=target,
+                        payload=payload,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
 
     def deliveries(self, alert_id: int | None = None) -> list[dict[str, Any]]:
         d = am.delivery_log
@@ -662,8 +791,9 @@ class AlertStore:
 
     def outbox_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(am.outbox).order_by(am.outbox.c.id))
-                    .mappings()]
+            return [
+                dict(r) for r in conn.execute(select(am.outbox).order_by(am.outbox.c.id)).mappings()
+            ]
 
     # --- leases and job state (several collector replicas, one runner per job)
     def acquire_lease(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:
@@ -671,8 +801,7 @@ class AlertStore:
         with self.store._write() as conn:
             res = conn.execute(
                 update(lease)
-                .where(lease.c.name == name,
-                       or_(lease.c.owner == owner, lease.c.until < now))
+                .where(lease.c.name == name, or_(lease.c.owner == owner, lease.c.until < now))
                 .values(owner=owner, until=now + ttl)
             )
             if res.rowcount == 1:
@@ -705,13 +834,15 @@ class AlertStore:
     def prune_trigger_state(self, now: datetime) -> int:
         with self.store._write() as conn:
             n = conn.execute(delete(am.trigger_hits).where(am.trigger_hits.c.expires_at < now))
-            conn.execute(delete(am.trigger_suppressions).where(
-                am.trigger_suppressions.c.until < now))
+            conn.execute(
+                delete(am.trigger_suppressions).where(am.trigger_suppressions.c.until < now)
+            )
             return int(n.rowcount or 0)
 
     # --- reports
-    def save_report(self, kind: str, start: datetime, end: datetime, data: dict[str, Any],
-                    now: datetime) -> bool:
+    def save_report(
+        self, kind: str, start: datetime, end: datetime, data: dict[str, Any], now: datetime
+    ) -> bool:
         """Store a report once per period; False when another replica already made it."""
         r = am.reports
         with self.store._write() as conn:
@@ -720,36 +851,47 @@ class AlertStore:
             ).first()
             if exists is not None:
                 return False
-            conn.execute(insert(r).values(kind=kind, period_start=start, period_end=end,
-                                          created_at=now, data=data))
+            conn.execute(
+                insert(r).values(
+                    kind=kind, period_start=start, period_end=end, created_at=now, data=data
+                )
+            )
         return True
 
     def latest_report(self, kind: str) -> dict[str, Any] | None:
         r = am.reports
         with self.engine.connect() as conn:
-            row = conn.execute(select(r.c.data).where(r.c.kind == kind)
-                               .order_by(r.c.period_start.desc()).limit(1)).first()
+            row = conn.execute(
+                select(r.c.data).where(r.c.kind == kind).order_by(r.c.period_start.desc()).limit(1)
+            ).first()
         return dict(row[0]) if row else None
 
     def alerts_between(self, start: datetime, end: datetime) -> list[AlertRecord]:
         a = m.alerts
-        q = self._query().where(a.c.created_at >= start, a.c.created_at < end,
-                                a.c.cluster_id.is_(None))
+        q = self._query().where(
+            a.c.created_at >= start, a.c.created_at < end, a.c.cluster_id.is_(None)
+        )
         with self.engine.connect() as conn:
             return [record(r) for r in conn.execute(q).mappings()]
 
     def open_alerts(self, before: datetime) -> list[AlertRecord]:
         a = m.alerts
-        q = self._query().where(a.c.status != "closed", a.c.created_at < before,
-                                a.c.cluster_id.is_(None))
+        q = self._query().where(
+            a.c.status != "closed", a.c.created_at < before, a.c.cluster_id.is_(None)
+        )
         with self.engine.connect() as conn:
             return [record(r) for r in conn.execute(q).mappings()]
 
-    def coverage_events_after(self, cursor: datetime, kinds: Sequence[str],
-                              limit: int = 5000) -> list[RowMapping]:
+    def coverage_events_after(
+        self, cursor: datetime, kinds: Sequence[str], limit: int = 5000
+    ) -> list[RowMapping]:
         e = m.events
-        q = (select(e).where(e.c.kind.in_(list(kinds)), e.c.received_at > cursor)
-             .order_by(e.c.received_at).limit(limit))
+        q = (
+            select(e)
+            .where(e.c.kind.in_(list(kinds)), e.c.received_at > cursor)
+            .order_by(e.c.received_at)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return list(conn.execute(q).mappings().all())
 
@@ -763,4 +905,3 @@ def contact_targets(contact: dict[str, str]) -> list[tuple[str, str]]:
         if contact.get(channel):
             out.append((channel, contact[channel]))
     return out
-

@@ -7,6 +7,7 @@ Create Date: 2026-11-25 14:20:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 UTC = collector.store.models.UTCDateTime
 
-_ALERT_COLUMNS = [
+_ALERT_COLUMNS: list[sa.Column[Any]] = [
     sa.Column("kind", sa.String(8), nullable=False, server_default="single"),
     sa.Column("cohort_key", sa.String(300), nullable=False, server_default=""),
     sa.Column("cluster_id", sa.Integer(), nullable=True),
