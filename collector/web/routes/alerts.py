@@ -1,13 +1,31 @@
-"""Alerts: safeguarding staff only (IT and trustees never see alert content)."""
+"""Alerts: safeguarding staff only (IT and trustees never see alert content).
+
+List with filters, get one (with notes, cohort members and its audit history), acknowledge,
+assign, note, close with an outcome; per-rule precision from outcomes; the latest weekly report.
+Every change is made by collector.alerts.store.AlertStore and audited with the signed-in user.
+"""
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, Field
 
+from collector.alerts.store import AlertFilter, AlertStore
+from collector.alerts.workflow import OUTCOMES, STATUSES, WorkflowError
+from collector.clock import utcnow
+from collector.store import NotFound
+from collector.store.interface import AlertRecord
 from collector.web.deps import SafeguardingUser, StoreDep
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+
+def get_alert_store(store: StoreDep) -> AlertStore:
+    return AlertStore(store)  # type: ignore[arg-type]
+
+
+AlertsDep = Annotated[AlertStore, Depends(get_alert_store)]
 
 
 class Alert(BaseModel):
@@ -27,17 +45,199 @@ class Alert(BaseModel):
     title: str
     matched: str
     snippet: str
+    kind: str = "single"
+    members: int = 1
+    cluster_id: int | None = None
+    site: str = ""
+    group_name: str = ""
+    reasons: list[str] = []
+    assignee: str | None = None
+    outcome: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    escalation_step: int = 0
+
+
+class Note(BaseModel):
+    id: int
+    at: datetime
+    author: str
+    text: str
+
+
+class Member(BaseModel):
+    device_id: str
+    os_user: str
+    event_id: str
+    severity: int
+    joined_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class AlertDetail(Alert):
+    notes: list[Note]
+    cluster_members: list[Member]
+    history: list[HistoryEntry]
+
+
+class AssignBody(BaseModel):
+    assignee: str = Field(min_length=1, max_length=320)
+
+
+class NoteBody(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class CloseBody(BaseModel):
+    outcome: str = Field(description=", ".join(OUTCOMES))
+    note: str | None = Field(None, max_length=10_000)
+
+
+class RulePrecision(BaseModel):
+    rule: str
+    closed: int
+    true_positive: int
+    false_positive: int
+    open: int
+    precision: float | None
+    outcomes: dict[str, int]
+
+
+def _alert(a: AlertRecord) -> Alert:
+    return Alert.model_validate(
+        {f: getattr(a, f) for f in Alert.model_fields if f != "reasons"}
+        | {"reasons": list(a.reasons)}
+    )
+
+
+def _act(fn: Any, *args: Any) -> Alert:
+    try:
+        return _alert(fn(*args))
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except WorkflowError as exc:
+        code = status.HTTP_422_UNPROCESSABLE_CONTENT if exc.code == "invalid" else 409
+        raise HTTPException(code, str(exc)) from None
 
 
 @router.get("", response_model=list[Alert])
 def list_alerts(
-    store: StoreDep,
+    alerts: AlertsDep,
     _user: SafeguardingUser,
-    status: str | None = Query(None, description="new, acknowledged, in_progress or closed"),
-    limit: int = Query(100, ge=1, le=1000),
+    status_: Annotated[
+        list[str] | None, Query(alias="status", description=f"any of {', '.join(STATUSES)}")
+    ] = None,
+    min_severity: Annotated[int | None, Query(ge=1, le=5)] = None,
+    category: str | None = None,
+    rule: str | None = None,
+    assignee: str | None = None,
+    device_id: str | None = None,
+    os_user: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    include_members: Annotated[
+        bool, Query(description="also list alerts folded into a cohort cluster")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[Alert]:
     """Alerts, most severe and newest first."""
+    for s in status_ or ():
+        if s not in STATUSES:
+            raise HTTPException(422, f"unknown status {s!r}; use {', '.join(STATUSES)}")
+    f = AlertFilter(
+        status=status_, min_severity=min_severity, category=category, rule=rule,
+        assignee=assignee, device_id=device_id, os_user=os_user, since=since, until=until,
+        include_members=include_members, limit=limit, offset=offset,
+    )
+    return [_alert(a) for a in alerts.find(f)]
+
+
+@router.get("/precision", response_model=list[RulePrecision])
+def rule_precision(
+    alerts: AlertsDep, _user: SafeguardingUser, since: datetime | None = None
+) -> list[RulePrecision]:
+    """Per trigger rule: closed alerts, how many were true or false positives, and precision."""
     return [
-        Alert.model_validate(a, from_attributes=True)
-        for a in store.list_alerts(status=status, limit=limit)
+        RulePrecision(rule=p.rule, closed=p.closed, true_positive=p.true_positive,
+                      false_positive=p.false_positive, open=p.open, precision=p.precision,
+                      outcomes=p.outcomes)
+        for p in alerts.precision(since)
     ]
+
+
+@router.get("/outcomes")
+def outcomes(_user: SafeguardingUser) -> dict[str, str]:
+    """The outcomes a close accepts, with their labels."""
+    return dict(OUTCOMES)
+
+
+@router.get("/reports/weekly")
+def weekly_report(alerts: AlertsDep, _user: SafeguardingUser) -> dict[str, Any]:
+    """The most recent weekly report (as JSON data)."""
+    report = alerts.latest_report("weekly")
+    if report is None:
+        raise HTTPException(404, "no weekly report yet")
+    return report
+
+
+@router.get("/{alert_id}", response_model=AlertDetail)
+def get_alert(alert_id: int, alerts: AlertsDep, _user: SafeguardingUser) -> AlertDetail:
+    try:
+        a = alerts.get(alert_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return AlertDetail(
+        **_alert(a).model_dump(),
+        notes=[Note(id=n.id, at=n.at, author=n.author, text=n.text)
+               for n in alerts.notes(alert_id)],
+        cluster_members=[Member(device_id=m.device_id, os_user=m.os_user, event_id=m.event_id,
+                                severity=m.severity, joined_at=m.joined_at)
+                         for m in alerts.members(alert_id)],
+        history=[HistoryEntry(seq=h.seq, at=h.at, actor=h.actor, action=h.action,
+                              detail=h.detail) for h in alerts.history(alert_id)],
+    )
+
+
+@router.post("/{alert_id}/acknowledge", response_model=Alert)
+def acknowledge(alert_id: int, alerts: AlertsDep, user: SafeguardingUser) -> Alert:
+    """new → acknowledged (stops escalation)."""
+    return _act(alerts.acknowledge, alert_id, user.email, utcnow())
+
+
+@router.post("/{alert_id}/assign", response_model=Alert)
+def assign(alert_id: int, body: AssignBody, alerts: AlertsDep, user: SafeguardingUser) -> Alert:
+    """Assign to a member of staff; the alert moves to in_progress."""
+    return _act(alerts.assign, alert_id, body.assignee, user.email, utcnow())
+
+
+@router.post("/{alert_id}/start", response_model=Alert)
+def start(alert_id: int, alerts: AlertsDep, user: SafeguardingUser) -> Alert:
+    """acknowledged → in_progress."""
+    return _act(alerts.start, alert_id, user.email, utcnow())
+
+
+@router.post("/{alert_id}/notes", response_model=Note, status_code=201)
+def add_note(alert_id: int, body: NoteBody, alerts: AlertsDep, user: SafeguardingUser) -> Note:
+    try:
+        n = alerts.add_note(alert_id, body.text, user.email, utcnow())
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except WorkflowError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return Note(id=n.id, at=n.at, author=n.author, text=n.text)
+
+
+@router.post("/{alert_id}/close", response_model=Alert)
+def close(alert_id: int, body: CloseBody, alerts: AlertsDep, user: SafeguardingUser) -> Alert:
+    """Close with a required outcome (and an optional closing note)."""
+    return _act(alerts.close, alert_id, body.outcome, user.email, utcnow(), body.note)
