@@ -37,6 +37,7 @@ from collector.directory.policies import (
     spec_to_mapping,
 )
 from collector.directory.store import DirectoryError, DirectoryStore, Flag, PersonNotFound
+from collector.directory.subject import Subject
 from collector.store.interface import UserRecord
 from collector.web.deps import FleetUser, SafeguardingUser, require_role
 from lantern.v1 import lantern_pb2 as pb
@@ -109,6 +110,57 @@ class PersonOut(BaseModel):
             groups=list(p.groups),
             sources=list(p.sources),
         )
+
+
+class SubjectOut(BaseModel):
+    """Who an alert is about, for dsl views (GET /api/v1/alerts embeds it as `subject`)."""
+
+    kind: str  # person | guest | shared | unknown
+    os_user: str
+    person_id: int | None
+    external_id: str
+    display_name: str
+    role: str
+    age_band: str  # at the time of the alert
+    course: str
+    year_group: str
+    tutor_group: str
+    site: str
+    groups: list[str]
+    known_case: bool
+    left: bool
+    label: str  # guest/shared login label
+    reason: str  # unknown: no_match | ambiguous | empty
+
+    @classmethod
+    def of(cls, s: Subject) -> "SubjectOut":
+        return cls(
+            kind=s.kind,
+            os_user=s.os_user,
+            person_id=s.person_id,
+            external_id=s.external_id,
+            display_name=s.display_name,
+            role=s.role,
+            age_band=s.age_band,
+            course=s.course,
+            year_group=s.year_group,
+            tutor_group=s.tutor_group,
+            site=s.site,
+            groups=list(s.groups),
+            known_case=s.known_case,
+            left=s.left,
+            label=s.label,
+            reason=s.reason,
+        )
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    person_id: int | None
+    detail: dict[str, Any]
 
 
 class FlagOut(BaseModel):
@@ -352,6 +404,20 @@ def clear_flag(
 @people_router.get("/{person_id}", response_model=PersonOut)
 def get_person(person_id: int, directory: DirectoryDep, _user: SafeguardingUser) -> PersonOut:
     return PersonOut.of(_run(lambda: directory.get_person(person_id)))
+
+
+@people_router.get("/{person_id}/audit", response_model=list[AuditOut])
+def person_audit(
+    person_id: int,
+    directory: DirectoryDep,
+    _user: SafeguardingUser,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[AuditOut]:
+    """Every recorded change to a person, their logins, groups and flags (newest first)."""
+    return [
+        AuditOut.model_validate(a, from_attributes=True)
+        for a in directory.audit_log(person_id, limit)
+    ]
 
 
 @people_router.get("/{person_id}/flags", response_model=list[FlagOut])

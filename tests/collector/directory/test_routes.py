@@ -112,6 +112,9 @@ def test_import_search_flag_and_clear(client: TestClient, roles: dict[str, dict[
     )
     assert cleared.json()["open"] is False
     assert client.get("/api/v1/people/999", headers=roles["dsl"]).status_code == 404
+    audit = client.get(f"/api/v1/people/{pid}/audit", headers=roles["dsl"]).json()
+    assert [a["action"] for a in audit] == ["flag.cleared", "flag.set", "person.added"]
+    assert client.get(f"/api/v1/people/{pid}/audit", headers=roles["it_admin"]).status_code == 403
 
 
 def test_bad_files_and_truncated_exports_are_explained(
