@@ -50,6 +50,10 @@ AGENT_VERSION = "loadgen-1"
 MAX_LINGER_S = 1.0
 RISK_SHARE = 0.01
 STATE_SHARE = 0.001
+# Each agent's working set of distinct window titles: the templates below with its own fill-ins
+# (document names, counts, video titles), so a fleet shows many distinct titles, as a real one does,
+# and a collector cannot serve every title scan from a small cache.
+TITLES_PER_AGENT = 48
 
 # ---------------------------------------------------------------- realistic content
 
@@ -150,6 +154,39 @@ RISKS: tuple[tuple[str, int, str, str, str], ...] = (
     ("offensive", 1, "offensive.general", "stupid", "this is so stupid"),
 )
 
+_WORDS = (
+    "revision",
+    "notes",
+    "draft",
+    "final",
+    "week",
+    "homework",
+    "essay",
+    "lab",
+    "quiz",
+    "plan",
+    "chapter",
+    "summary",
+    "feedback",
+    "group",
+    "project",
+    "slides",
+    "mock",
+    "exam",
+    "practice",
+)
+
+
+def _vary(title: str, rng: random.Random) -> str:
+    """A plausible variant: different numbers, one word swapped for another."""
+    words = title.split(" ")
+    i = rng.randrange(len(words))
+    if words[i].isalpha() and len(words[i]) > 3:
+        words[i] = rng.choice(_WORDS)
+    out = " ".join(words)
+    return "".join(str(rng.randrange(10)) if c.isdigit() else c for c in out)
+
+
 # ---------------------------------------------------------------- wire encoding
 
 
@@ -184,20 +221,24 @@ class EventFactory:
         self.rng = rng
         self.seq = 0
         self._counter = rng.randrange(0x800)
-        self._focus = [
-            pb.Event(
-                os_user=os_user,
-                window_focus=pb.WindowFocus(
-                    app=app,
-                    process=process,
-                    pid=rng.randrange(1000, 60000),
-                    title=title,
-                    browser=browser,
-                    page_title=title.rsplit(" - ", 1)[0].rsplit(" — ", 1)[0] if browser else "",
-                ),
-            ).SerializeToString()
-            for app, process, browser, title in TITLES
-        ]
+        self._focus = []
+        for k in range(TITLES_PER_AGENT):
+            app, process, browser, title = TITLES[k % len(TITLES)]
+            if k >= len(TITLES):  # this agent's own variants of the common titles
+                title = _vary(title, rng)
+            self._focus.append(
+                pb.Event(
+                    os_user=os_user,
+                    window_focus=pb.WindowFocus(
+                        app=app,
+                        process=process,
+                        pid=rng.randrange(1000, 60000),
+                        title=title,
+                        browser=browser,
+                        page_title=title.rsplit(" - ", 1)[0].rsplit(" — ", 1)[0] if browser else "",
+                    ),
+                ).SerializeToString()
+            )
         self._risk = [
             pb.Event(
                 os_user=os_user,
