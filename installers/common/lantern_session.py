@@ -83,6 +83,9 @@ def read_config_file(path: Path) -> MachineConfig:
         parser.read_string(path.read_text(encoding="utf-8-sig"), source=str(path))
     except FileNotFoundError:
         return MachineConfig("", "")
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        log.error("cannot read %s: %s", path, exc)
+        return MachineConfig("", "")
     if not parser.has_section(SECTION):
         return MachineConfig("", "")
     section = parser[SECTION]

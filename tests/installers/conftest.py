@@ -1,9 +1,12 @@
 """Fixtures for the installer tests: packages built once per run, tool checks, the marker."""
 
+import importlib.util
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -15,6 +18,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "installers: installs the .deb into a debootstrap root (needs root, ~1 min)"
     )
+
+
+def session_module() -> ModuleType:
+    """installers/common/lantern_session.py, imported as the module `lantern_session`."""
+    if "lantern_session" in sys.modules:
+        return sys.modules["lantern_session"]
+    path = INSTALLERS / "common" / "lantern_session.py"
+    spec = importlib.util.spec_from_file_location("lantern_session", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lantern_session"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def need(*tools: str) -> None:
