@@ -27,6 +27,15 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     "GET /": ANY,
     # REST API
     "GET /api/v1/alerts": DSL,
+    "GET /api/v1/alerts/precision": DSL,
+    "GET /api/v1/alerts/outcomes": DSL,
+    "GET /api/v1/alerts/reports/weekly": DSL,
+    "GET /api/v1/alerts/{alert_id}": DSL,
+    "POST /api/v1/alerts/{alert_id}/acknowledge": DSL,
+    "POST /api/v1/alerts/{alert_id}/assign": DSL,
+    "POST /api/v1/alerts/{alert_id}/start": DSL,
+    "POST /api/v1/alerts/{alert_id}/notes": DSL,
+    "POST /api/v1/alerts/{alert_id}/close": DSL,
     "GET /api/v1/devices": FLEET,
     "GET /api/v1/coverage": ANY,
     # safeguarding console

@@ -8,8 +8,12 @@ data in access.py; tests/collector/web/test_access.py walks every route with eve
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -51,9 +55,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             },
             status_code=exc.status_code,
         )
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
-    )
+    return await http_exception_handler(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -65,7 +67,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
             {"heading": "Please check the form", "message": "Some of what was sent is not valid."},
             status_code=422,
         )
-    return JSONResponse({"detail": exc.errors()}, status_code=422)
+    return await request_validation_exception_handler(request, exc)
 
 
 def create_app(store: Store, *, heartbeat: timedelta = timedelta(seconds=30)) -> FastAPI:

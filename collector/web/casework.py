@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, func, select
 
 from collector.store import models as m
 
@@ -41,10 +41,6 @@ class QueueFilter:
         return {k: v for k, v in values.items() if v}
 
 
-def _columns(table: Any) -> set[str]:
-    return set(table.c.keys())
-
-
 def _alert_query() -> Any:
     a, d = m.alerts, m.devices
     return select(a, d.c.hostname, d.c.hardware_serial).join(d, d.c.id == a.c.device_id)
@@ -60,19 +56,19 @@ def queue(engine: Engine, flt: QueueFilter, limit: int = 500) -> list[dict[str, 
         query = query.where(a.c.status == flt.status)
     if flt.category:
         query = query.where(a.c.category == flt.category)
-    if flt.site and "site" in _columns(a):
+    if flt.site:
         query = query.where(a.c.site == flt.site)
     if flt.student:
         query = query.where(a.c.os_user.ilike(f"%{_escape_like(flt.student)}%", escape="\\"))
-    if "cluster_id" in _columns(a):
-        query = query.where(a.c.cluster_id.is_(None))  # members show inside their cluster
-    closed_last = flt.status in ("closed", "all")
-    order = [a.c.severity.desc()]
-    order.append(
-        a.c.created_at.desc() if closed_last and flt.status == "closed" else a.c.created_at
-    )
+    query = query.where(a.c.cluster_id.is_(None))  # cohort members show inside their cluster
+    # Open work: longest waiting first. The closed archive: most recent first.
+    age = a.c.created_at.desc() if flt.status == "closed" else a.c.created_at.asc()
     with engine.connect() as conn:
-        rows = conn.execute(query.order_by(*order, a.c.id).limit(limit)).mappings().all()
+        rows = (
+            conn.execute(query.order_by(a.c.severity.desc(), age, a.c.id).limit(limit))
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -88,9 +84,7 @@ def latest_alert_id(engine: Engine) -> int:
 def alerts_after(engine: Engine, after_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """Alerts raised since the page was drawn (for the live queue)."""
     a = m.alerts
-    query = _alert_query().where(a.c.id > after_id)
-    if "cluster_id" in _columns(a):
-        query = query.where(a.c.cluster_id.is_(None))
+    query = _alert_query().where(a.c.id > after_id, a.c.cluster_id.is_(None))
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(a.c.id).limit(limit)).mappings().all()
     return [dict(r) for r in rows]
@@ -107,11 +101,9 @@ def filter_choices(engine: Engine) -> dict[str, list[str]]:
     a = m.alerts
     with engine.connect() as conn:
         cats = [r[0] for r in conn.execute(select(a.c.category).distinct().order_by(a.c.category))]
-        sites: list[str] = []
-        if "site" in _columns(a):
-            sites = [
-                r[0] for r in conn.execute(select(a.c.site).distinct().order_by(a.c.site)) if r[0]
-            ]
+        sites = [
+            r[0] for r in conn.execute(select(a.c.site).distinct().order_by(a.c.site)) if r[0]
+        ]
     return {"categories": cats, "sites": sites}
 
 
@@ -230,14 +222,11 @@ def export_rows(
     engine: Engine, since: datetime | None, until: datetime | None
 ) -> list[dict[str, Any]]:
     a = m.alerts
-    query = _alert_query().where(
-        and_(
-            a.c.created_at >= since if since else True,
-            a.c.created_at < until if until else True,
-        )
-    )
-    if "cluster_id" in _columns(a):
-        query = query.where(or_(a.c.cluster_id.is_(None), a.c.kind == "single"))
+    query = _alert_query().where(a.c.cluster_id.is_(None))
+    if since is not None:
+        query = query.where(a.c.created_at >= since)
+    if until is not None:
+        query = query.where(a.c.created_at < until)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(a.c.created_at, a.c.id)).mappings().all()
     return [dict(r) for r in rows]

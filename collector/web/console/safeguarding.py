@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -161,7 +162,7 @@ def alert_page(
             "names": display_names(store, [row, *history]),
             "timeline": casework.context_timeline(engine, row),
             "history": history,
-            "notes": actions.notes(store, alert_id),
+            "notes": actions.AlertActions(store).notes(alert_id),
             "outcomes": actions.OUTCOMES,
             "error": error[:200],
         },
@@ -171,18 +172,18 @@ def alert_page(
 def _act(alert_id: int, fn: Any, *args: Any) -> Response:
     try:
         fn(*args)
-    except actions.WorkflowError as exc:
-        if exc.code == "not_found":
+    except actions.ActionRefused as exc:
+        if exc.not_found:
             raise HTTPException(404, str(exc)) from None
         return RedirectResponse(
-            f"/alerts/{alert_id}?error={str(exc)[:200]}#actions", status_code=303
+            f"/alerts/{alert_id}?error={quote(str(exc)[:200])}#actions", status_code=303
         )
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def alert_acknowledge(store: StoreDep, user: SafeguardingUser, alert_id: int) -> Response:
-    return _act(alert_id, actions.actions_for(store).acknowledge, alert_id, user.email)
+    return _act(alert_id, actions.AlertActions(store).acknowledge, alert_id, user.email)
 
 
 @router.post("/alerts/{alert_id}/assign")
@@ -192,7 +193,9 @@ def alert_assign(
     alert_id: int,
     assignee: Annotated[str, Form(min_length=1, max_length=320)],
 ) -> Response:
-    return _act(alert_id, actions.actions_for(store).assign, alert_id, assignee.strip(), user.email)
+    return _act(
+        alert_id, actions.AlertActions(store).assign, alert_id, assignee.strip(), user.email
+    )
 
 
 @router.post("/alerts/{alert_id}/note")
@@ -202,7 +205,7 @@ def alert_note(
     alert_id: int,
     text: Annotated[str, Form(max_length=10_000)],
 ) -> Response:
-    return _act(alert_id, actions.actions_for(store).note, alert_id, text, user.email)
+    return _act(alert_id, actions.AlertActions(store).note, alert_id, text, user.email)
 
 
 @router.post("/alerts/{alert_id}/close")
@@ -213,7 +216,7 @@ def alert_close(
     outcome: Annotated[str, Form(max_length=32)],
     note: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
-    return _act(alert_id, actions.actions_for(store).close, alert_id, outcome, user.email, note)
+    return _act(alert_id, actions.AlertActions(store).close, alert_id, outcome, user.email, note)
 
 
 @router.get("/student", response_class=HTMLResponse)

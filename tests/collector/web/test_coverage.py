@@ -1,0 +1,150 @@
+"""Coverage status, computed on read (collector/coverage.py), and the MDM export reader."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from collector.coverage import (
+    ExpectedDevice,
+    FleetFacts,
+    connection,
+    coverage_report,
+    fleet_status,
+    version_key,
+)
+from collector.store.interface import DeviceRecord
+from collector.web.expected_devices import ExportUnreadable, parse_export
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+BEAT = timedelta(seconds=30)
+
+
+def device(**kw: object) -> DeviceRecord:
+    base: dict[str, object] = dict(
+        id="d1",
+        instance_id="i1",
+        hostname="PC-1",
+        hardware_serial="",
+        os="linux",
+        os_version="",
+        agent_version="1.0.0",
+        group_name=None,
+        enrolled_at=NOW - timedelta(days=1),
+        last_seen_at=None,
+        last_event_at=None,
+        last_seq=0,
+        capabilities={},
+        spool_depth=0,
+        revoked=False,
+    )
+    base.update(kw)
+    return DeviceRecord(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("silent", "expected"),
+    [
+        (None, "never_connected"),
+        (timedelta(seconds=0), "online"),
+        (BEAT * 3, "online"),
+        (BEAT * 3 + timedelta(seconds=1), "offline"),
+        (timedelta(days=7), "offline"),
+        (timedelta(days=7, seconds=1), "missing"),
+    ],
+)
+def test_connection_from_last_seen(silent: timedelta | None, expected: str) -> None:
+    seen = None if silent is None else NOW - silent
+    assert connection(device(last_seen_at=seen), NOW, BEAT) == expected
+
+
+def test_reporting_is_separate_from_connected() -> None:
+    d = device(last_seen_at=NOW, last_event_at=NOW - timedelta(days=2))
+    (s,) = fleet_status([d], FleetFacts(NOW, BEAT))
+    assert s.connection == "online" and not s.reporting_24h and s.reporting_7d
+
+
+def test_flags() -> None:
+    devices = [
+        device(id="a", capabilities={"windows": "ok", "keyboard": "unavailable: no access"}),
+        device(id="b", agent_version="1.9.0"),
+        device(id="c", agent_version="1.10.0", hardware_serial="X"),
+        device(id="d", agent_version="1.10.0", hardware_serial="X"),
+        device(id="e", agent_version="1.10.0", revoked=True, hardware_serial="X"),
+    ]
+    facts = FleetFacts(NOW, BEAT, tampered_devices=frozenset({"b"}))
+    flags = {s.device.id: s.flags for s in fleet_status(devices, facts)}
+    assert "blind" in flags["a"]
+    assert "outdated" in flags["b"] and "tampered" in flags["b"]
+    assert flags["c"] == ("cloned",) and flags["d"] == ("cloned",)
+    assert flags["e"] == ("revoked",)
+    assert version_key("1.10.0") > version_key("1.9.3") > version_key("garbage")
+
+
+def test_report_counts_an_expected_device_once_and_ignores_revoked() -> None:
+    devices = [
+        device(id="a", hardware_serial="S1", last_seen_at=NOW, last_event_at=NOW),
+        device(id="b", hostname="pc-1", hardware_serial="", last_seen_at=NOW),  # re-image of S1
+        device(id="c", hardware_serial="S2", revoked=True),
+    ]
+    expected = [
+        ExpectedDevice("S1", "PC-1", "North", "Y10"),
+        ExpectedDevice("S2", "PC-2", "North", "Y10"),
+    ]
+    report = coverage_report(fleet_status(devices, FleetFacts(NOW, BEAT)), expected)
+    t = report.total
+    assert (t.expected, t.enrolled, t.expected_enrolled, t.not_enrolled) == (2, 2, 1, 1)
+    assert t.coverage_percent == 50.0
+    assert [r.name for r in report.by_site] == ["North"]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "serial", "host", "site", "group"),
+    [
+        (
+            "Device name,Serial number,Primary user UPN,Device category",
+            "PC-1,SN1,a@b.c,Lab",
+            "SN1",
+            "PC-1",
+            "",
+            "Lab",
+        ),
+        (
+            "Name,SerialNumber0,AD_Site_Name0,Collection",
+            "PC-2,SN2,Main,Students",
+            "SN2",
+            "PC-2",
+            "Main",
+            "Students",
+        ),
+        (
+            "Computer Name,Serial Number,Site,Department",
+            "MAC-3,SN3,North,Art",
+            "SN3",
+            "MAC-3",
+            "North",
+            "Art",
+        ),
+        (
+            "Serial Number,Asset ID,Annotated User,Annotated Location,Org Unit Path",
+            "SN4,CB-4,kid@x,Library,/Students/Y9",
+            "SN4",
+            "CB-4",
+            "Library",
+            "Students/Y9",
+        ),
+    ],
+)
+def test_mdm_exports(header: str, row: str, serial: str, host: str, site: str, group: str) -> None:
+    parsed = parse_export(f"{header}\n{row}\n".encode())
+    (d,) = parsed.devices
+    assert (d.serial, d.hostname, d.site, d.group_name) == (serial, host, site, group)
+
+
+def test_excel_utf16_and_semicolons() -> None:
+    data = "Device name;Serial number\nPC-9;SN9\n".encode("utf-16")
+    assert parse_export(data).devices[0].serial == "SN9"
+
+
+def test_export_without_device_columns_is_refused() -> None:
+    with pytest.raises(ExportUnreadable):
+        parse_export(b"Email,Name Given\nx,y\n")

@@ -1,0 +1,179 @@
+"""Trustee pages: coverage that matches the devices table, suppressed aggregates, the annual
+review as a page and a PDF — and nothing that identifies a student."""
+
+import random
+import re
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from collector.store import SqlStore
+from collector.store import models as m
+from tests.collector.web.conftest import NOW, add_alert, add_device
+
+
+def _seed_fleet(store: SqlStore, n: int = 300) -> dict[str, int]:
+    """Devices in mixed states; returns the figures computed independently of the app."""
+    rng = random.Random(7)
+    truth = dict(enrolled=0, online=0, r24=0, r7=0, blind=0, never=0, missing=0)
+    rows = ["Device name,Serial number,Primary user UPN,Device category"]
+    for i in range(n):
+        state = rng.choice(["online", "online", "offline", "missing", "never", "blind", "quiet"])
+        serial = f"SN{i:04d}"
+        seen = {
+            "online": NOW - timedelta(seconds=20),
+            "blind": NOW - timedelta(seconds=20),
+            "quiet": NOW - timedelta(seconds=20),
+            "offline": NOW - timedelta(hours=rng.randint(2, 100)),
+            "missing": NOW - timedelta(days=rng.randint(8, 60)),
+            "never": None,
+        }[state]
+        event = None
+        if state in ("online", "blind"):
+            event = NOW - timedelta(hours=rng.randint(0, 23))
+        elif state == "offline":
+            event = seen
+        caps = {"windows": "ok", "keyboard": "unavailable: wayland"} if state == "blind" else None
+        revoked = i % 97 == 0
+        add_device(
+            store,
+            f"PC-{i:04d}",
+            serial=serial,
+            last_seen=seen,
+            last_event=event,
+            capabilities=caps,
+            revoked=revoked,
+        )
+        if not revoked:
+            truth["enrolled"] += 1
+            truth["online"] += state in ("online", "blind", "quiet")
+            truth["r24"] += event is not None and NOW - event <= timedelta(hours=24)
+            truth["r7"] += event is not None and NOW - event <= timedelta(days=7)
+            truth["blind"] += state == "blind"
+            truth["never"] += state == "never"
+            truth["missing"] += state == "missing"
+        if i % 10 != 0:  # every tenth enrolled device is unknown to the MDM
+            rows.append(
+                f"PC-{i:04d},{serial},student{i}@college.example,{'North' if i % 2 else 'South'}"
+            )
+    for j in range(25):  # laptops the MDM knows that never enrolled
+        rows.append(f"SPARE-{j},SPARE{j},,North")
+    truth["expected"] = len(rows) - 1
+    truth["csv"] = 0
+    return truth | {"_csv": "\n".join(rows)}  # type: ignore[dict-item]
+
+
+def _figure(html: str, fig: str) -> str:
+    match = re.search(rf'id="fig-{fig}">([^<]+)<', html)
+    assert match, fig
+    return match.group(1)
+
+
+def test_coverage_matches_the_devices_table(as_role: Any, store: SqlStore) -> None:
+    truth = _seed_fleet(store)
+    it = as_role("it_admin")
+    upload = it.post(
+        "/coverage/expected",
+        {"source": "intune"},
+        files={"file": ("intune.csv", str(truth["_csv"]).encode(), "text/csv")},
+    )
+    assert upload.status_code == 303
+    html = as_role("trustee").get("/coverage").text
+    assert _figure(html, "expected") == str(truth["expected"])
+    assert _figure(html, "enrolled") == str(truth["enrolled"])
+    assert _figure(html, "reporting-24h") == str(truth["r24"])
+    assert _figure(html, "blind") == str(truth["blind"])
+    api = it.client.get("/api/v1/coverage").json()["total"]
+    assert api["enrolled"] == truth["enrolled"] and api["online"] == truth["online"]
+    assert api["reporting_7d"] == truth["r7"] and api["never_connected"] == truth["never"]
+    assert api["missing"] == truth["missing"] and api["expected"] == truth["expected"]
+    assert api["not_enrolled"] == 25 + sum(1 for i in range(300) if i % 97 == 0 and i % 10 != 0)
+    # Intune's device category is the group; enrolled devices the MDM does not know have none.
+    groups = {s["name"]: s for s in it.client.get("/api/v1/coverage").json()["by_group"]}
+    assert set(groups) == {"North", "South", "(no group)"}
+    assert groups["North"]["expected"] + groups["South"]["expected"] == truth["expected"]
+    assert sum(g["enrolled"] for g in groups.values()) == truth["enrolled"]
+    # The MDM's user column is personal data: never stored, never shown.
+    assert "student1@college.example" not in it.get("/coverage").text
+
+
+def test_expected_import_refuses_a_file_without_device_columns(as_role: Any) -> None:
+    it = as_role("it_admin")
+    page = it.post(
+        "/coverage/expected",
+        {"source": "csv"},
+        files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")},
+    )
+    assert page.status_code == 422 and "no serial number or device name column" in page.text
+
+
+def test_aggregates_suppress_small_counts(as_role: Any, store: SqlStore) -> None:
+    d = add_device(store, "LAB-01", last_seen=NOW)
+    for _ in range(6):
+        add_alert(store, d, category="bullying", at=NOW - timedelta(hours=2))
+    for _ in range(2):
+        add_alert(store, d, category="extremism", at=NOW - timedelta(hours=2))
+    html = as_role("trustee").get("/governance").text
+    row = re.search(r"<th scope=\"row\">extremism</th>(.*?)</tr>", html, re.S).group(1)  # type: ignore[union-attr]
+    assert "&lt;5" in row and ">2<" not in row
+    bullying = re.search(r"<th scope=\"row\">bullying</th>(.*?)</tr>", html, re.S).group(1)  # type: ignore[union-attr]
+    assert ">6<" in bullying
+
+
+def test_median_time_to_acknowledge_and_outcomes(as_role: Any, store: SqlStore) -> None:
+    d = add_device(store, "LAB-01", last_seen=NOW)
+    for hours in (1, 2, 3, 4, 5):
+        alert_id = add_alert(store, d, at=NOW - timedelta(days=1))
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(m.alerts)
+                .where(m.alerts.c.id == alert_id)
+                .values(
+                    acknowledged_at=NOW - timedelta(days=1) + timedelta(hours=hours),
+                    status="closed",
+                    outcome="early_help",
+                    closed_at=NOW,
+                )
+            )
+    html = as_role("trustee").get("/governance").text
+    assert _figure(html, "ack") == "3 h"
+    assert re.search(r"<td>Early help</td><td class=\"num\">5</td>", html)
+
+
+def _seed_identifiable(store: SqlStore) -> None:
+    d = add_device(store, "JSMITH-LAPTOP", last_seen=NOW, last_event=NOW)
+    for _ in range(6):
+        add_alert(store, d, os_user="COLLEGE\\jsmith", matched="zzmatchzz", snippet="zzsnippetzz")
+
+
+IDENTIFIERS = ("jsmith", "JSMITH", "zzmatchzz", "zzsnippetzz")
+
+
+def test_trustee_pages_and_pdf_show_no_student_identifiers(as_role: Any, store: SqlStore) -> None:
+    _seed_identifiable(store)
+    trustee = as_role("trustee")
+    for path in ("/coverage", "/governance", "/report", "/api/v1/coverage"):
+        page = trustee.get(path)
+        assert page.status_code == 200, path
+        for ident in IDENTIFIERS:
+            assert ident not in page.text, (path, ident)
+    pdf = trustee.get("/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    for ident in IDENTIFIERS:
+        assert ident.encode() not in pdf.content
+
+
+def test_charts_are_inline_svg_without_script(as_role: Any, store: SqlStore) -> None:
+    d = add_device(store, "LAB-01", last_seen=NOW)
+    add_alert(store, d)
+    html = as_role("trustee").get("/governance").text
+    assert html.count("<svg") == 3 and "<script" not in html.split("</head>")[1]
+
+
+def test_report_page_prints_and_links_the_pdf(app: Any, as_role: Any) -> None:
+    html = as_role("dsl").get("/report").text
+    assert 'href="/report.pdf"' in html and "Annual review of filtering and monitoring" in html
+    assert TestClient(app).get("/report.pdf").status_code == 401
