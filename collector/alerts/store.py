@@ -815,6 +815,11 @@ class AlertStore:
         except Exception:  # another replica inserted the row first (unique violation)
             return False
 
+    def get_lease_owner(self, name: str) -> str | None:
+        lease = am.job_leases
+        with self.engine.connect() as conn:
+            return conn.execute(select(lease.c.owner).where(lease.c.name == name)).scalar_one_or_none()
+
     def release_lease(self, name: str, owner: str) -> None:
         lease = am.job_leases
         with self.store._write() as conn:
@@ -871,6 +876,13 @@ class AlertStore:
         q = self._query().where(
             a.c.created_at >= start, a.c.created_at < end, a.c.cluster_id.is_(None)
         )
+        with self.engine.connect() as conn:
+            return [record(r) for r in conn.execute(q).mappings()]
+
+    def closed_between(self, start: datetime, end: datetime) -> list[AlertRecord]:
+        a = m.alerts
+        q = self._query().where(a.c.closed_at >= start, a.c.closed_at < end,
+                                a.c.cluster_id.is_(None))
         with self.engine.connect() as conn:
             return [record(r) for r in conn.execute(q).mappings()]
 

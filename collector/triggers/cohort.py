@@ -41,6 +41,4 @@ def decide(cohort: Cohort, devices: int, severity: int) -> CohortDecision:
     if severity >= 5 or devices < cohort.min_devices:
         return CohortDecision(False, severity)
     reduced = max(1, severity - cohort.reduce_by)
-    return CohortDecision(
-        True, reduced, f"cohort of {devices} devices -{severity - reduced}"
-    )
+    return CohortDecision(True, reduced, f"cohort of {devices} devices -{severity - reduced}")

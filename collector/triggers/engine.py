@@ -307,23 +307,38 @@ class TriggerEngine(StatefulTriggers):
             n = state.count_hits(fkey, at - rule.timeframe, at)
             if n < rule.frequency:
                 if trace is not None:
-                    trace.append(Trace(row.event_id, rule.id, "counting", 0,
-                                       f"{n}/{rule.frequency} within {rule.timeframe}"))
+                    trace.append(
+                        Trace(
+                            row.event_id,
+                            rule.id,
+                            "counting",
+                            0,
+                            f"{n}/{rule.frequency} within {rule.timeframe}",
+                        )
+                    )
                 return
         if rule.after is not None:
             key = f"b|{rule.after.rule}|{rule.id}|{self._group_key(rule, sig, ev)}"
             if state.count_hits(key, at - rule.after.within, at) == 0:
                 if trace is not None:
-                    trace.append(Trace(row.event_id, rule.id, "waiting", 0,
-                                       f"needs {rule.after.rule} within {rule.after.within}"))
+                    trace.append(
+                        Trace(
+                            row.event_id,
+                            rule.id,
+                            "waiting",
+                            0,
+                            f"needs {rule.after.rule} within {rule.after.within}",
+                        )
+                    )
                 return
         if rule.suppress_for:
             skey = "s|" + dedup_key
             until = state.suppressed_until(skey)
             if until is not None and at < until:
                 if trace is not None:
-                    trace.append(Trace(row.event_id, rule.id, "suppressed", 0,
-                                       f"until {until.isoformat()}"))
+                    trace.append(
+                        Trace(row.event_id, rule.id, "suppressed", 0, f"until {until.isoformat()}")
+                    )
                 return
             state.suppress(skey, at + rule.suppress_for)
         severity = rule.severity if rule.severity is not None else sig.severity
@@ -392,6 +407,12 @@ class TriggerEngine(StatefulTriggers):
         if isinstance(state, MemoryTriggerState) and kind == "single":
             state.note_alert(dedup_key, at, rule.dedup_window)
         if trace is not None:
-            trace.append(Trace(row.event_id, rule.id, "cluster" if kind == "cluster" else "fired",
-                               severity, ", ".join(reasons)))
-
+            trace.append(
+                Trace(
+                    row.event_id,
+                    rule.id,
+                    "cluster" if kind == "cluster" else "fired",
+                    severity,
+                    ", ".join(reasons),
+                )
+            )

@@ -469,7 +469,9 @@ def _compile_rule(doc: _RuleDoc, source: str) -> Rule:
         )
     after = None
     if doc.after is not None:
-        after = After(doc.after.rule, _duration(doc.after.within, where, "after.within", timedelta(0)))
+        after = After(
+            doc.after.rule, _duration(doc.after.within, where, "after.within", timedelta(0))
+        )
     coverage = None
     match = None
     if doc.coverage is not None:
@@ -482,7 +484,9 @@ def _compile_rule(doc: _RuleDoc, source: str) -> Rule:
             )
         coverage = Coverage(
             type=c.type,
-            threshold=_duration(c.threshold, where, "coverage.threshold", _COVERAGE_DEFAULT_THRESHOLD[c.type]),
+            threshold=_duration(
+                c.threshold, where, "coverage.threshold", _COVERAGE_DEFAULT_THRESHOLD[c.type]
+            ),
             kinds=tuple(c.kinds) if c.kinds else None,
             min_dropped=c.min_dropped,
             term_time_only=c.term_time_only,
@@ -515,7 +519,9 @@ def _compile_calendar(doc: _CalendarDoc, source: str) -> Calendar:
     try:
         tz = ZoneInfo(doc.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise RuleError(f"{source}: calendar.timezone: unknown time zone {doc.timezone!r}") from None
+        raise RuleError(
+            f"{source}: calendar.timezone: unknown time zone {doc.timezone!r}"
+        ) from None
     try:
         days = parse_days(doc.working_days)
     except ValueError as exc:

@@ -64,7 +64,9 @@ class DeviceGroupResolver:
         now = time.monotonic()
         stale = now - self._loaded > self._ttl
         # A device not in the last load (enrolled since) reloads once per ttl, not per event.
-        missing = device_id not in self._groups and now - self._missed.get(device_id, -1e18) > self._ttl
+        missing = (
+            device_id not in self._groups and now - self._missed.get(device_id, -1e18) > self._ttl
+        )
         if stale or missing:
             with self._lock:
                 if missing:
