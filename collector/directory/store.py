@@ -730,10 +730,53 @@ class DirectoryStore:
             return self._resolve(conn, os_user, device_id, at, _ResolveCache())
 
     def resolve_many(self, items: Iterable[tuple[str, str, datetime]]) -> list[Subject]:
-        """`resolve` for a page of alerts or a batch of events, on one connection."""
+        """`resolve` for a page of alerts or a batch of events: logins and people are read in a
+        few batched queries, not per item."""
+        batch = list(items)
         cache = _ResolveCache()
         with self.engine.connect() as conn:
-            return [self._resolve(conn, u, d, at, cache) for u, d, at in items]
+            keys = sorted({k for os_user, _, _ in batch for k in lookup_keys(os_user)})
+            owners: dict[str, set[tuple[int, str]]] = defaultdict(set)
+            lg, p = dm.logins, dm.people
+            for chunk in _chunks(keys):
+                for r in conn.execute(
+                    select(lg.c.login, p.c.id, p.c.status)
+                    .join(p, lg.c.person_id == p.c.id)
+                    .where(lg.c.login.in_(chunk))
+                ):
+                    owners[r.login].add((r.id, r.status))
+            cache.login_owners = owners
+            self._load_profiles(conn, sorted({pid for o in owners.values() for pid, _ in o}), cache)
+            return [self._resolve(conn, u, d, at, cache) for u, d, at in batch]
+
+    @staticmethod
+    def _load_profiles(conn: Connection, person_ids: Sequence[int], cache: "_ResolveCache") -> None:
+        """Read people, their groups and open known-case flags into the cache, in chunks."""
+        pg, f = dm.person_groups, dm.person_flags
+        for chunk in _chunks([pid for pid in person_ids if pid not in cache.people]):
+            rows = {
+                r["id"]: dict(r)
+                for r in conn.execute(select(dm.people).where(dm.people.c.id.in_(chunk))).mappings()
+            }
+            groups: dict[int, set[str]] = defaultdict(set)
+            for g in conn.execute(
+                select(pg.c.person_id, pg.c.group_name).where(pg.c.person_id.in_(chunk))
+            ):
+                groups[g.person_id].add(g.group_name)
+            known = set(
+                conn.execute(
+                    select(f.c.person_id).where(
+                        f.c.person_id.in_(chunk),
+                        f.c.kind == "known_case",
+                        f.c.cleared_at.is_(None),
+                    )
+                ).scalars()
+            )
+            for pid, row in rows.items():
+                # Every person is also in the group named after their role ("staff" policies).
+                cache.people[pid] = _Profile(
+                    row, tuple(sorted({*groups[pid], row["role"]})), pid in known
+                )
 
     def _resolve(
         self, conn: Connection, os_user: str, device_id: str, at: datetime, cache: "_ResolveCache"
@@ -766,13 +809,18 @@ class DirectoryStore:
             if key in exact:
                 return self._special(base, exact[key].kind, exact[key].label)
         lg, p = dm.logins, dm.people
-        owners = conn.execute(
-            select(lg.c.login, p.c.id, p.c.status)
-            .join(p, lg.c.person_id == p.c.id)
-            .where(lg.c.login.in_(keys))
-        ).all()
+        if cache.login_owners is None:
+            owners: dict[str, set[tuple[int, str]]] = defaultdict(set)
+            for r in conn.execute(
+                select(lg.c.login, p.c.id, p.c.status)
+                .join(p, lg.c.person_id == p.c.id)
+                .where(lg.c.login.in_(keys))
+            ):
+                owners[r.login].add((r.id, r.status))
+        else:
+            owners = cache.login_owners
         for key in keys:  # most specific form first
-            found = {(o.id, o.status) for o in owners if o.login == key}
+            found = owners.get(key, set())
             if not found:
                 continue
             active = {pid for pid, st in found if st == "active"}
@@ -808,24 +856,9 @@ class DirectoryStore:
     def _person_subject(
         self, conn: Connection, base: Subject, person_id: int, cache: "_ResolveCache"
     ) -> Subject:
-        profile = cache.people.get(person_id)
-        if profile is None:
-            row = (
-                conn.execute(select(dm.people).where(dm.people.c.id == person_id)).mappings().one()
-            )
-            pg, f = dm.person_groups, dm.person_flags
-            groups = conn.execute(
-                select(pg.c.group_name).where(pg.c.person_id == person_id)
-            ).scalars()
-            known = conn.execute(
-                select(f.c.id).where(
-                    f.c.person_id == person_id, f.c.kind == "known_case", f.c.cleared_at.is_(None)
-                )
-            ).first()
-            # Every person is also in the group named after their role (policies for "staff").
-            profile = cache.people[person_id] = _Profile(
-                dict(row), tuple(sorted({*groups, row["role"]})), known is not None
-            )
+        if person_id not in cache.people:
+            self._load_profiles(conn, [person_id], cache)
+        profile = cache.people[person_id]
         r = profile.row
         first = r["preferred_name"] or r["given_name"]
         return replace(
@@ -1298,6 +1331,8 @@ class _ResolveCache:
     devices: dict[str, DeviceFacts] = field(default_factory=dict)
     specials: list[SpecialLogin] | None = None
     people: dict[int, _Profile] = field(default_factory=dict)
+    # Prefetched by resolve_many: login -> {(person id, status)}; None: query per resolve.
+    login_owners: dict[str, set[tuple[int, str]]] | None = None
 
 
 class _Refused(Exception):

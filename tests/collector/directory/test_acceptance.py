@@ -117,3 +117,61 @@ def test_age_bands_split_sixteen_from_nineteen(store: SqlStore, directory: Direc
     device = enrol(store)
     assert directory.resolve("COLLEGE\\s1", device, NOW).age_band == "16_17"
     assert directory.resolve("s2", device, NOW).age_band == "18_plus"
+
+
+def test_a_trigger_keyed_on_age_band_resolves_inside_the_ingest_transaction(
+    store: SqlStore, directory: DirectoryStore
+) -> None:
+    """The shape the trigger engine uses: resolve() during ingest (SQLite holds its write lock
+    then), an alert only for the under-18, and the alert's subject named for the DSL."""
+    from collector.directory.routes import SubjectOut
+    from collector.store.interface import AlertCandidate, EventRow
+    from lantern.ids import uuid7_str
+
+    csv_text = (
+        "Student ID,Forename,Surname,Date of Birth,Course,Tutor Group,Network Username\n"
+        "S1,Sixteen,Year,01/09/2010,Level 3 Science,SCI-1A,s1\n"
+        "S2,Nineteen,Year,01/09/2007,Access to HE,ACC-1,s2\n"
+    )
+    import_people(directory, csv_text.encode(), "mis", now=NOW)
+    device = enrol(store)
+
+    def minors_only(rows):  # type: ignore[no-untyped-def]
+        out = []
+        for r in rows:
+            subject = directory.resolve(r.os_user, r.device_id, r.observed_at)
+            if subject.age_band in ("under_16", "16_17", "unknown"):
+                out.append(
+                    AlertCandidate(
+                        dedup_key=f"{r.device_id}|{r.os_user}|rule",
+                        severity=4,
+                        category="self_harm",
+                        rule="self_harm.test",
+                        source="typed",
+                        device_id=r.device_id,
+                        os_user=r.os_user,
+                        app=r.app,
+                        title=r.title,
+                        matched="m",
+                        snippet="s",
+                        event_id=r.event_id,
+                        observed_at=r.observed_at,
+                    )
+                )
+        return out
+
+    rows = [
+        EventRow(uuid7_str(), device, seq, "risk_match", NOW, NOW, user, "Word", "Essay")
+        for seq, user in enumerate(["COLLEGE\\s1", "COLLEGE\\s2"], start=1)
+    ]
+    result = store.ingest(device, rows, minors_only)
+    assert result.alerts_raised == 1
+    (alert,) = store.list_alerts()
+    (subject,) = directory.resolve_many([(alert.os_user, alert.device_id, alert.created_at)])
+    shown = SubjectOut.of(subject)
+    assert (shown.display_name, shown.course, shown.tutor_group, shown.age_band) == (
+        "Sixteen Year",
+        "Level 3 Science",
+        "SCI-1A",
+        "16_17",
+    )
