@@ -8,7 +8,7 @@ policy or flag leaves a row in `directory_audit` (ids and field names, never the
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -120,19 +120,30 @@ class AuditEntry:
 
 FLAG_KINDS = ("known_case",)
 
+# (conn, actor, action, person_id, detail, at): mirrors each directory audit row elsewhere.
+AuditHook = Callable[[Connection, str, str, int | None, dict[str, Any], datetime], None]
+
 
 class DirectoryStore:
-    def __init__(self, engine: Engine, write_lock: "threading.Lock | None" = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        write_lock: "threading.Lock | None" = None,
+        audit_hook: AuditHook | None = None,
+    ) -> None:
         self.engine = engine
         # SQLite has one writer: share SqlStore's lock when there is one (see for_store).
         if write_lock is None and engine.dialect.name == "sqlite":
             write_lock = threading.Lock()
         self._write_lock = write_lock
+        # Called for every audit row, inside the same transaction: the collector passes one
+        # that appends to its hash-chained audit log (docs/directory.md, "Privacy").
+        self._audit_hook = audit_hook
 
     @classmethod
-    def for_store(cls, store: Any) -> "DirectoryStore":
+    def for_store(cls, store: Any, audit_hook: AuditHook | None = None) -> "DirectoryStore":
         """The directory over an open `SqlStore` (same engine, same SQLite write lock)."""
-        return cls(store.engine, getattr(store, "_write_lock", None))
+        return cls(store.engine, getattr(store, "_write_lock", None), audit_hook)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -166,8 +177,8 @@ class DirectoryStore:
             if self._write_lock is not None:
                 self._write_lock.release()
 
-    @staticmethod
     def _audit(
+        self,
         conn: Connection,
         actor: str,
         action: str,
@@ -175,11 +186,28 @@ class DirectoryStore:
         now: datetime,
         **detail: Any,
     ) -> None:
-        conn.execute(
-            insert(dm.directory_audit).values(
-                at=now, actor=actor, action=action, person_id=person_id, detail=detail
-            )
+        self._audit_rows(
+            conn,
+            [
+                {
+                    "at": now,
+                    "actor": actor,
+                    "action": action,
+                    "person_id": person_id,
+                    "detail": detail,
+                }
+            ],
         )
+
+    def _audit_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        conn.execute(insert(dm.directory_audit), rows)
+        if self._audit_hook is not None:
+            for r in rows:
+                self._audit_hook(
+                    conn, r["actor"], r["action"], r["person_id"], r["detail"], r["at"]
+                )
 
     # ------------------------------------------------------------------ people import
     def apply_people_import(
@@ -425,7 +453,7 @@ class DirectoryStore:
             if new_groups:
                 conn.execute(insert(pg), new_groups)
             if audits:
-                conn.execute(insert(dm.directory_audit), audits)
+                self._audit_rows(conn, audits)
 
             # Rows the export has but could not use keep their person listed: a typo in one date
             # of birth must not mark a current student as left.
@@ -469,8 +497,8 @@ class DirectoryStore:
                 )
             if leavers:
                 report.left = [people[pid]["external_id"] for pid in leavers]
-                conn.execute(
-                    insert(dm.directory_audit),
+                self._audit_rows(
+                    conn,
                     [
                         {
                             "at": now,

@@ -73,3 +73,26 @@ def test_purge_removes_leavers_and_their_flags_but_keeps_the_audit(
     assert directory.count_people(status=None) == 1
     assert directory.known_cases() == []
     assert directory.audit_log(b.id)[0].action == "person.purged"
+
+
+def test_the_audit_hook_sees_every_change_in_the_same_transaction(store: SqlStore) -> None:
+    seen: list[tuple[str, str, int | None]] = []
+
+    def hook(conn, actor, action, person_id, detail, at):  # type: ignore[no-untyped-def]
+        assert conn.in_transaction()
+        if action == "flag.set" and detail.get("kind") == "known_case" and actor == "refuse":
+            raise RuntimeError("audit log unavailable")
+        seen.append((actor, action, person_id))
+
+    directory = DirectoryStore.for_store(store, audit_hook=hook)
+    import_people(directory, b"Student ID,Forename,Username\n1,A,a1\n", "mis", actor="it", now=NOW)
+    person = directory.person_by_external_id("1")
+    directory.flag_known_case(person.id, "case", actor="dsl", now=NOW)
+    assert seen == [("it", "person.added", person.id), ("dsl", "flag.set", person.id)]
+    # No audit, no change: a failing audit rolls the change back.
+    other = directory.clear_flag(directory.flags_for_person(person.id)[0].id, "done", actor="dsl")
+    with pytest.raises(RuntimeError):
+        directory.flag_known_case(person.id, "again", actor="refuse")
+    assert (
+        other.open is False and directory.flags_for_person(person.id, include_cleared=False) == []
+    )
