@@ -31,6 +31,10 @@ from lantern.v1 import lantern_pb2 as pb
 FAULT_EVENTS = int(os.environ.get("LANTERN_FAULT_EVENTS", "12000"))
 
 
+class SenderDied(AssertionError):
+    """A Sender task ended: that agent would send nothing more until someone restarts it."""
+
+
 class CountingTransport(GrpcTransport):
     """The real transport, counting every event it writes (re-sends included)."""
 
@@ -153,7 +157,7 @@ class Fleet:
         for a, task in zip(self.agents, self._tasks, strict=True):
             if task.done():
                 exc = None if task.cancelled() else task.exception()
-                raise AssertionError(f"{a.name}: its Sender stopped for good: {exc!r}") from exc
+                raise SenderDied(f"{a.name}: its Sender stopped for good: {exc!r}") from exc
 
     async def wait_until(self, predicate: Any, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ import pytest
 
 import agent.sender
 from bench.ingest.procs import CollectorProcess
-from tests.faults.fleet import FAULT_EVENTS, Fleet
+from tests.faults.fleet import FAULT_EVENTS, SENDER_BUG, Fleet, SenderDied
 
 KILLS = 5
 AGENTS = 8
@@ -30,11 +30,7 @@ def short_backoff_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agent.sender, "BACKOFF_CAP_S", 2.0)
 
 
-# Found by this test: after a kill, grpc.aio raises asyncio.InvalidStateError ("RPC already
-# finished") from a write on the dead call; agent/transport.py maps only AioRpcError/UsageError to
-# TransportError, so the Sender task dies and that agent sends nothing until restarted. Remove this
-# mark once GrpcStream.write/read map InvalidStateError to TransportError (verified: then it passes).
-@pytest.mark.xfail(reason="agent Sender dies on InvalidStateError after kill -9", strict=False)
+@pytest.mark.xfail(raises=SenderDied, strict=False, reason=SENDER_BUG)
 @pytest.mark.slow
 async def test_kill_9_five_times_loses_nothing_and_stores_nothing_twice(
     collector: CollectorProcess, tmp_path: Path
