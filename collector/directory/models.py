@@ -63,9 +63,13 @@ person_sources = Table(
     metadata,
     Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
     Column("source", String(16), primary_key=True),  # mis | entra | google | plain
+    # The id this source knows the person by (an Entra object id for someone the MIS calls
+    # S204817), so re-imports match without relying on logins. Retention: while on roll.
+    Column("source_key", String(128), nullable=False),
     Column("import_id", Integer, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
 )
+Index("ix_person_sources_key", person_sources.c.source, person_sources.c.source_key)
 
 logins = Table(
     "logins",

@@ -126,6 +126,7 @@ class ImportReport:
     left: list[str] = field(default_factory=list)
     returned: list[str] = field(default_factory=list)  # marked left before, listed again now
     unusable: list[Unusable] = field(default_factory=list)
+    inactive: list[str] = field(default_factory=list)  # rows the export marks inactive
     dry_run: bool = False
     refused: str = ""  # non-empty: nothing was written, and why
     import_id: int | None = None
@@ -139,6 +140,7 @@ class ImportReport:
             "left": len(self.left),
             "returned": len(self.returned),
             "unusable": len(self.unusable),
+            "inactive": len(self.inactive),
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -153,6 +155,7 @@ class ImportReport:
             "changed": self.changed,
             "left": self.left,
             "returned": self.returned,
+            "inactive": self.inactive,
             "unusable": [
                 {"line": u.line, "reason": u.reason, "external_id": u.external_id}
                 for u in self.unusable

@@ -236,6 +236,7 @@ class DirectoryStore:
             filename=filename,
             rows=parsed.total,
             unusable=list(parsed.unusable),
+            inactive=list(parsed.inactive),
             dry_run=dry_run,
         )
         try:
@@ -294,19 +295,29 @@ class DirectoryStore:
                 all_groups[r.person_id].add(r.group_name)
                 if r.source == source:
                     own_groups[r.person_id].add(r.group_name)
-            listed_before = set(
-                conn.execute(select(ps.c.person_id).where(ps.c.source == source)).scalars()
-            )
+            by_source_key: dict[str, int] = {
+                key: person_id
+                for person_id, key in conn.execute(
+                    select(ps.c.person_id, ps.c.source_key).where(ps.c.source == source)
+                )
+            }
+            listed_before = set(by_source_key.values())
 
             # Pass 1: match every row to a person, or mark it new.
             matched: dict[int, int] = {}  # person id -> line
             plan: list[tuple[PersonRow, int | None]] = []
             for row in parsed.rows:
-                pid = by_external.get(row.external_id)
+                # This source's own key first, then the directory's id, then a login.
+                pid = by_source_key.get(row.external_id) or by_external.get(row.external_id)
                 if pid is None and row.logins:
-                    owners = set().union(
-                        *(login_owners.get(login, set()) for login, _ in row.logins)
-                    )
+                    # Link by login only to an active person this source does not list under
+                    # another id: a recycled username must not turn a new student into a leaver.
+                    owners = {
+                        owner
+                        for login, _ in row.logins
+                        for owner in login_owners.get(login, set())
+                        if people[owner]["status"] == "active" and owner not in listed_before
+                    }
                     if len(owners) > 1:
                         report.unusable.append(
                             Unusable(
@@ -355,6 +366,7 @@ class DirectoryStore:
 
             # Pass 2: fields, logins and groups; inserts and audit rows batched.
             seen_ids: set[int] = set()
+            source_keys: dict[int, str] = {}
             new_logins: list[dict[str, Any]] = []
             new_groups: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
@@ -397,6 +409,7 @@ class DirectoryStore:
                         )
                         current.update(changes)
                 seen_ids.add(pid)
+                source_keys[pid] = row.external_id
 
                 # Logins this source gives: replace this source's set for the person.
                 wanted = {login for login, _ in row.logins}
@@ -458,7 +471,9 @@ class DirectoryStore:
             # Rows the export has but could not use keep their person listed: a typo in one date
             # of birth must not mark a current student as left.
             protected = {
-                by_external[u.external_id] for u in report.unusable if u.external_id in by_external
+                pid
+                for u in report.unusable
+                if (pid := by_source_key.get(u.external_id) or by_external.get(u.external_id))
             }
             dropped = listed_before - seen_ids - protected
             if (
@@ -477,7 +492,13 @@ class DirectoryStore:
                 conn.execute(
                     insert(ps),
                     [
-                        {"person_id": pid, "source": source, "import_id": import_id, "seen_at": now}
+                        {
+                            "person_id": pid,
+                            "source": source,
+                            "source_key": source_keys[pid],
+                            "import_id": import_id,
+                            "seen_at": now,
+                        }
                         for pid in sorted(seen_ids)
                     ],
                 )

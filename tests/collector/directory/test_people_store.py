@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from collector.directory.importers import import_people
 from collector.directory.store import DirectoryStore
-from tests.collector.directory.conftest import EXAMPLES, NOW
+from collector.store import SqlStore
+from tests.collector.directory.conftest import EXAMPLES, NOW, enrol
 
 MAPPING = EXAMPLES / "mapping-mis.yaml"
 HEADER = "Student ID,Forename,Surname,DOB,Tutor Group,Username\n"
@@ -25,7 +26,9 @@ def test_import_reports_added_then_is_idempotent(directory: DirectoryStore) -> N
         "left": 0,
         "returned": 0,
         "unusable": 0,
+        "inactive": 1,  # Chidinma is Withdrawn
     }
+    assert first.inactive == ["S204821"]
     again = import_people(directory, data, "mis", MAPPING, now=NOW + timedelta(days=1))
     assert again.summary()["added"] == again.summary()["changed"] == again.summary()["left"] == 0
     assert again.unchanged == 4
@@ -148,3 +151,25 @@ def test_find_people_searches_names_ids_and_logins(directory: DirectoryStore) ->
     assert [p.external_id for p in directory.find_people("millie")] == ["S204817"]
     assert [p.external_id for p in directory.find_people(group="Adult Learners")] == ["S204820"]
     assert len(directory.find_people(site="Riverside")) == 2
+
+
+def test_a_recycled_username_makes_a_new_person_not_a_returner(
+    store: SqlStore, directory: DirectoryStore
+) -> None:
+    import_people(
+        directory,
+        rows("1,Jo,Smith,01/02/2009,T1,jsmith", "2,Al,Bee,01/02/2009,T1,abee"),
+        "mis",
+        now=NOW,
+    )
+    import_people(directory, rows("2,Al,Bee,01/02/2009,T1,abee"), "mis", now=NOW)  # Jo leaves
+    report = import_people(
+        directory,
+        rows("2,Al,Bee,01/02/2009,T1,abee", "3,Jay,Smith,01/02/2010,T2,jsmith"),
+        "mis",
+        now=NOW,
+    )
+    assert (report.added, report.returned) == (["3"], [])
+    assert directory.person_by_external_id("1").status == "left"
+    # The login now means the current student; the leaver keeps their record.
+    assert directory.resolve("jsmith", enrol(store), NOW).external_id == "3"
