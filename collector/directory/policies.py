@@ -53,6 +53,18 @@ class PolicySpec:
 
     def validated(self) -> "PolicySpec":
         """The spec with names normalised, or PolicyError naming what is wrong."""
+        for name, kind in (
+            ("capture_typed", bool),
+            ("capture_titles", bool),
+            ("notice_text", str),
+        ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise PolicyError(f"{name} must be {'true or false' if kind is bool else 'text'}")
+        for name in ("priority", "heartbeat_seconds"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise PolicyError(f"{name} must be a whole number")
         categories = None
         if self.categories is not None:
             unknown = sorted(set(self.categories) - set(CATEGORIES))
@@ -224,7 +236,7 @@ def spec_from_mapping(data: Mapping[str, Any]) -> PolicySpec:
         return tuple(str(v) for v in value)
 
     return PolicySpec(
-        priority=int(data.get("priority", 0)),
+        priority=data.get("priority", 0),
         categories=tup("categories"),
         min_severity=dict(data["min_severity"]) if data.get("min_severity") is not None else None,
         notice_text=data.get("notice_text"),

@@ -89,6 +89,9 @@ def test_version_follows_content_and_empty_category_lists_are_not_all() -> None:
         ({"heartbeat_seconds": 1}, "heartbeat_seconds"),
         ({"capture_everything": True}, "unknown policy settings"),
         ({"categories": "suicide"}, "must be a list"),
+        ({"capture_typed": "no"}, "capture_typed must be true or false"),
+        ({"heartbeat_seconds": "60"}, "heartbeat_seconds must be a whole number"),
+        ({"priority": 1.5}, "priority must be a whole number"),
     ],
 )
 def test_invalid_policies_are_refused_with_a_reason(data: dict[str, object], message: str) -> None:
