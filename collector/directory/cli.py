@@ -119,7 +119,8 @@ def print_report(report: ImportReport, out: TextIO, as_json: bool) -> int:
     print(
         f"{prefix} {report.filename or report.source} ({report.source}): {s['rows']} rows, "
         f"{s['added']} added, {s['changed']} changed, {s['unchanged']} unchanged, "
-        f"{s['left']} left, {s['returned']} returned, {s['unusable']} unusable",
+        f"{s['left']} left, {s['returned']} returned, {s['unusable']} unusable, "
+        f"{s['inactive']} inactive",
         file=out,
     )
     for u in report.unusable:
