@@ -31,7 +31,6 @@ from collector.directory.logins import (
 )
 from collector.directory.people import (
     PERSON_FIELDS,
-    ROLES,
     ImportReport,
     Person,
     PersonRow,
@@ -1434,4 +1433,12 @@ def _flag(r: RowMapping) -> Flag:
     )
 
 
-__all__ = ["ROLES", "DirectoryError", "DirectoryStore", "Flag", "PersonNotFound"]
+__all__ = [
+    "AuditHook",
+    "DirectoryError",
+    "DirectoryStore",
+    "Flag",
+    "LoginSighting",
+    "PersonNotFound",
+    "SpecialLogin",
+]
