@@ -40,6 +40,11 @@ def fmt(value: float | int | None, unit: str = "") -> str:
     return f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
 
 
+def fmt_median(value: float | None) -> str:
+    """A median; None means fewer than 5 alerts, too few to show."""
+    return "too few to show" if value is None else f"{value:g} h"
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}%"
 
@@ -159,7 +164,7 @@ def render_pdf(report: AnnualReport, college: str = "") -> bytes:
         5,
         _latin(
             f"Alerts raised: {fmt(a.total)}. Median time to acknowledge: "
-            f"{fmt(a.median_ack_hours, ' h')} (over {fmt(a.acknowledged)} acknowledged). "
+            f"{fmt_median(a.median_ack_hours)} (over {fmt(a.acknowledged)} acknowledged). "
             f"Share of closed alerts that were right to fire: {_pct(a.true_positive_rate)}."
         ),
         new_x="LMARGIN",
@@ -176,7 +181,7 @@ def render_pdf(report: AnnualReport, college: str = "") -> bytes:
         pdf,
         ["Month", "Alerts", "Median hours to acknowledge"],
         [
-            [mo, fmt(n), fmt(h)]
+            [mo, fmt(n), "-" if h is None else f"{h:g}"]
             for mo, n, h in zip(a.months, a.by_month, a.median_ack_by_month, strict=True)
         ],
         [40, 40, 70],

@@ -101,9 +101,7 @@ def filter_choices(engine: Engine) -> dict[str, list[str]]:
     a = m.alerts
     with engine.connect() as conn:
         cats = [r[0] for r in conn.execute(select(a.c.category).distinct().order_by(a.c.category))]
-        sites = [
-            r[0] for r in conn.execute(select(a.c.site).distinct().order_by(a.c.site)) if r[0]
-        ]
+        sites = [r[0] for r in conn.execute(select(a.c.site).distinct().order_by(a.c.site)) if r[0]]
     return {"categories": cats, "sites": sites}
 
 

@@ -1,9 +1,10 @@
 """Figures for trustees: aggregate alerts, response times, outcomes and coverage over time.
 
 Nothing here returns a login, a name, a device name or evidence: only counts by category,
-month, outcome and site. Any count from 1 to 4 is suppressed (shown as "<5"), and so is a
-median built on fewer than 5 alerts, so a small college cannot identify a student from a
-board paper ("the one self-harm alert in March").
+month, outcome and site. Any count from 1 to 4 is suppressed (shown as "<5"), with
+complementary suppression so totals cannot give it back, and a median built on fewer than 5
+alerts is not shown: a small college cannot identify a student from a board paper ("the one
+self-harm alert in March").
 """
 
 import statistics
@@ -21,6 +22,54 @@ SUPPRESS_BELOW = 5
 def suppress(n: int) -> int | None:
     """None (shown "<5") for small non-zero counts."""
     return None if 0 < n < SUPPRESS_BELOW else n
+
+
+def protect_table(
+    grid: dict[str, list[int]],
+) -> tuple[dict[str, list[int | None]], dict[str, int | None], list[int | None], int | None]:
+    """Suppress a category × month table with its row, column and grand totals.
+
+    Primary suppression hides counts 1-4. That alone leaks: if one cell of a row is hidden and
+    the row total is shown, subtraction gives it back. So, until nothing changes, any line
+    (a row with its total, a column with its total, the totals with the grand total) with
+    exactly one hidden value also hides its smallest other non-zero value (complementary
+    suppression, as statistics offices do for small-area tables).
+    """
+    cats = list(grid)
+    months = len(next(iter(grid.values()))) if grid else 0
+    value: dict[tuple[str, int], int] = {}
+    for c in cats:
+        for i in range(months):
+            value[(c, i)] = grid[c][i]
+        value[(c, -1)] = sum(grid[c])  # row total
+    for i in range(months):
+        value[("", i)] = sum(grid[c][i] for c in cats)  # column total
+    value[("", -1)] = sum(value[(c, -1)] for c in cats)  # grand total
+    hidden = {k for k, v in value.items() if 0 < v < SUPPRESS_BELOW}
+    lines = [[(c, i) for i in [*range(months), -1]] for c in [*cats, ""]]
+    lines += [[(c, i) for c in [*cats, ""]] for i in [*range(months), -1]]
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            inside = [k for k in line if k in hidden]
+            if len(inside) != 1:
+                continue
+            others = [k for k in line if k not in hidden and value[k] > 0]
+            if others:
+                hidden.add(min(others, key=lambda k: value[k]))
+                changed = True
+
+    def shown(key: tuple[str, int]) -> int | None:
+        return None if key in hidden else value[key]
+
+    cells = {c: [shown((c, i)) for i in range(months)] for c in cats}
+    return (
+        cells,
+        {c: shown((c, -1)) for c in cats},
+        [shown(("", i)) for i in range(months)],
+        shown(("", -1)),
+    )
 
 
 def month_starts(now: datetime, months: int = 12) -> list[datetime]:
@@ -80,7 +129,6 @@ def alert_aggregates(engine: Engine, now: datetime, months: int = 12) -> Aggrega
     def month_index(at: datetime) -> int:
         return (at.year - begin.year) * 12 + at.month - begin.month
 
-    per_month = [0] * months
     per_cat: dict[str, int] = {}
     per_cat_month: dict[str, list[int]] = {}
     ack_hours: list[float] = []
@@ -90,7 +138,6 @@ def alert_aggregates(engine: Engine, now: datetime, months: int = 12) -> Aggrega
         i = month_index(r[0])
         if not 0 <= i < months:
             continue
-        per_month[i] += 1
         per_cat[r[1]] = per_cat.get(r[1], 0) + 1
         per_cat_month.setdefault(r[1], [0] * months)[i] += 1
         if has_workflow:
@@ -109,19 +156,23 @@ def alert_aggregates(engine: Engine, now: datetime, months: int = 12) -> Aggrega
     closed = sum(outcomes.values())
     true_pos = sum(n for k, n in outcomes.items() if k != "false_positive")
     categories = sorted(per_cat, key=lambda c: (-per_cat[c], c))
+    cells, by_category, by_month, total = protect_table({c: per_cat_month[c] for c in categories})
+    if not categories:
+        by_month, total = [0] * months, 0
+    outcome_cells, _, _, _ = protect_table({k: [n] for k, n in sorted(outcomes.items())})
     return Aggregates(
         period_start=begin,
         period_end=end,
         months=[month_label(s) for s in starts],
-        total=suppress(len(rows)),
-        by_month=[suppress(n) for n in per_month],
+        total=total,
+        by_month=by_month,
         categories=categories,
-        by_category={c: suppress(per_cat[c]) for c in categories},
-        by_category_month={c: [suppress(n) for n in per_cat_month[c]] for c in categories},
+        by_category=by_category,
+        by_category_month=cells,
         median_ack_hours=median(ack_hours),
         acknowledged=suppress(len(ack_hours)),
         median_ack_by_month=[median(v) for v in ack_by_month],
-        outcomes={OUTCOMES.get(k, k): suppress(n) for k, n in sorted(outcomes.items())},
+        outcomes={OUTCOMES.get(k, k): outcome_cells[k][0] for k in sorted(outcomes)},
         true_positive_rate=round(100 * true_pos / closed, 0) if closed >= SUPPRESS_BELOW else None,
     )
 

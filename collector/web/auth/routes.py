@@ -17,6 +17,7 @@ from markupsafe import Markup
 from collector.clock import utcnow
 from collector.security.credentials import hash_password, verify_password
 from collector.store import NotFound
+from collector.web.audit import record
 from collector.web.auth.sessions import ABSOLUTE, COOKIE, Session
 from collector.web.auth.throttle import LoginThrottle
 from collector.web.auth.totp import TotpStore, needs_totp, provisioning_uri
@@ -121,9 +122,12 @@ def login(
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or user.disabled:
         throttle.record(email, ip, "password", False, now)
+        record(store, email, "signin.failed", "user", email, {"ip": ip, "stage": "password"})
         return _login_page(request, "That email and password do not match.", 401, next)
     mfa = needs_totp(user.role)
     throttle.record(email, ip, "password" if mfa else "done", True, now)
+    if not mfa:
+        record(store, email, "signin.ok", "user", user.id, {"ip": ip})
     token = sessions.create(user.id, mfa_passed=not mfa, ip=ip, now=now)
     target = "/login/totp" if mfa else (_safe_next(next) or HOME[user.role])
     if mfa and _safe_next(next):
@@ -204,12 +208,15 @@ def _totp_check(
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
+    store = request.app.state.store
     if not TotpStore(engine).verify(session.user.id, code, now):
         throttle.record(email, ip, "totp", False, now)
+        record(store, email, "signin.failed", "user", session.user.id, {"ip": ip, "stage": "totp"})
         return _totp_page(
             request, session, "That code is not right. Try the current one.", 401, next_
         )
     throttle.record(email, ip, "done", True, now)
+    record(store, email, "signin.ok", "user", session.user.id, {"ip": ip, "totp": True})
     token = sessions.upgrade(request.cookies[COOKIE], now)
     response = RedirectResponse(_safe_next(next_) or HOME[session.user.role], status_code=303)
     set_session_cookie(request, response, token)

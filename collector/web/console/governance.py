@@ -104,6 +104,7 @@ def _trend_context(store: Store) -> dict[str, object]:
             unit=" h",
         ),
         "fmt": annual_report.fmt,
+        "fmt_median": annual_report.fmt_median,
     }
 
 

@@ -232,3 +232,18 @@ def test_admin_cannot_remove_their_own_access(app: Any, store: SqlStore) -> None
     response = admin.post(f"/users/{me.id}", {"action": "role", "role": "trustee"})
     assert response.status_code == 200 and "cannot remove your own access" in response.text
     assert store.user_by_email(admin.email).role == "it_admin"
+
+
+def test_sign_ins_are_in_the_audit_log(app: Any, store: SqlStore) -> None:
+    from collector.alerts.models import audit_log
+
+    browser = sign_in(app, store, "dsl")
+    password_step(TestClient(app), browser.email, "wrong password!!")
+    with store.engine.connect() as conn:
+        actions = [
+            r[0]
+            for r in conn.execute(
+                select(audit_log.c.action).where(audit_log.c.actor == browser.email)
+            )
+        ]
+    assert actions == ["signin.ok", "signin.failed"]
