@@ -71,6 +71,16 @@ class ContextRules:
             t0 = tok_of[c0]
             t1 = tok_of[c1] + 1
             out.extend(CueSpan(n, t0, t1) for n in names)
+        if len(out) > 1:
+            # a cue inside a longer cue of another kind is not a cue ("no" in "no doubt")
+            out = [
+                c
+                for c in out
+                if not any(
+                    d.name != c.name and d.t0 <= c.t0 and c.t1 <= d.t1 and d.t1 - d.t0 > c.t1 - c.t0
+                    for d in out
+                )
+            ]
         return out
 
     def adjust(

@@ -7,7 +7,7 @@ sentences that already hold an exact lexicon match, only on tokens that are not 
 
 from __future__ import annotations
 
-from lantern.detection.lexicon import Lexicon, inflections
+from lantern.detection.lexicon import NO_INFLECT, Lexicon, inflections
 from lantern.detection.match import Atom, AtomMatch, Matcher
 from lantern.detection.normalise import Normaliser
 
@@ -30,13 +30,15 @@ class FuzzyIndex:
                 if " " not in n:
                     words.update(inflections(n) if e.inflect else [n])
         for name, ps in lex.sets.items():
-            if name.startswith("_"):
+            if not lex.set_fuzzy.get(name, True):
                 continue
             for p in ps:
                 n = norm.normalise(p)
                 if " " not in n:
                     words.update(inflections(n) if lex.set_inflect.get(name, True) else [n])
-        self.words = frozenset(w for w in words if len(w) >= MIN_LEN and w.isalpha())
+        self.words = frozenset(
+            w for w in words if len(w) >= MIN_LEN and w.isalpha() and w not in NO_INFLECT
+        )
         index: dict[str, list[str]] = {}
         for w in sorted(self.words):
             for d in _deletes(w):

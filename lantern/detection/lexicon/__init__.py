@@ -142,6 +142,7 @@ class Lexicon:
     entries: list[Entry] = field(default_factory=list)
     sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     set_inflect: dict[str, bool] = field(default_factory=dict)
+    set_fuzzy: dict[str, bool] = field(default_factory=dict)
     cues: dict[str, Cue] = field(default_factory=dict)
     version: str = ""
 
@@ -200,15 +201,23 @@ def _load_cues(doc: dict[str, Any], lex: Lexicon, name: str) -> None:
 
 
 def _add_set(lex: Lexicon, sname: str, spec: Any, fname: str) -> None:
+    fuzzy = True
     if isinstance(spec, dict):
-        phrases = spec.get("phrases") or []
+        phrases = list(spec.get("phrases") or [])
         inflect = bool(spec.get("inflect", True))
+        fuzzy = bool(spec.get("fuzzy", True))
+        # "product": every combination of one phrase from each list ("not" x "welcome")
+        lists = spec.get("product") or []
+        if lists:
+            for combo in itertools.product(*lists):
+                phrases.append(" ".join(str(c) for c in combo))
     else:
         phrases, inflect = spec or [], True
     if sname in lex.sets:
         raise LexiconError(f"{fname}: set {sname!r} defined twice")
     lex.sets[sname] = tuple(str(p) for p in phrases)
     lex.set_inflect[sname] = inflect
+    lex.set_fuzzy[sname] = fuzzy and not sname.startswith("_")
 
 
 def _load_category(
@@ -295,12 +304,19 @@ def inflections(word: str) -> list[str]:
         return [word]
     if not word.isascii() or not word.isalpha():
         return [word]
-    forms = [word, word + "s", word + "es", word + "ed", word + "d", word + "ing", word + "in",
-             word + "er", word + "ers"]
     if word.endswith("e"):
-        forms += [word[:-1] + "ing", word[:-1] + "in"]
-    if word.endswith("y"):
-        forms += [word[:-1] + "ies", word[:-1] + "ied"]
+        forms = [word, word + "s", word + "d", word[:-1] + "ing", word[:-1] + "in", word + "r",
+                 word + "rs", word + "st"]
+    elif word.endswith("s"):
+        forms = [word, word + "es"]
+    elif word.endswith("y") and word[-2] not in "aeiou":
+        forms = [word, word + "s", word[:-1] + "ies", word[:-1] + "ied", word + "ing",
+                 word[:-1] + "ier", word[:-1] + "iest"]
+    else:
+        forms = [word, word + "s", word + "ed", word + "ing", word + "in", word + "er",
+                 word + "ers", word + "est"]
+        if word.endswith(("ch", "sh", "x", "z", "o")):
+            forms.append(word + "es")
     out: list[str] = []
     for f in forms:
         f = squeeze(f)
