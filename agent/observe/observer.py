@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from agent.observe.keyboard import KeyboardListener, KeyDecoder, stroke_from_pynput
@@ -312,6 +312,9 @@ class Observer:
             # Same window, new title: keep the buffer (editors mark unsaved changes in the title,
             # which would otherwise wipe it on the first keystroke).
             typing.info, typing.state = info, state
+        if state is not None and (state.excluded or not policy.capture_titles):
+            # Titles are not reported here, so title changes are not focus changes either.
+            state = replace(state, title="", page_title="")
         self._tracker.update(state)
 
     def _handle_policy(self) -> None:
@@ -425,7 +428,7 @@ class Observer:
 
     def _emit_focus(self, state: FocusState) -> None:
         policy = self._policy
-        show_title = policy.capture_titles and not state.excluded
+        show_title = policy.capture_titles and not state.excluded  # (already blanked if not)
         event = self._timestamped()
         focus = event.window_focus
         focus.app = state.app

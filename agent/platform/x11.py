@@ -161,6 +161,7 @@ class X11WindowSource:
         self._d: Any = None
         self._atoms: dict[str, int] = {}
         self._covers: list[int] = []  # mapped full-screen override-redirect windows (lockers)
+        self._ewmh = False  # the window manager maintains _NET_ACTIVE_WINDOW
 
     # ---------------------------------------------------------------- public interface
 
@@ -230,10 +231,10 @@ class X11WindowSource:
         # SubstructureNotify: top-level (un)maps, to notice screen lockers (see module docstring).
         root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
         self._find_covers(root)
-        ewmh = self._supports_active_window(root)
-        if not ewmh:
+        self._ewmh = self._supports_active_window(root)
+        if not self._ewmh:
             log.info("no _NET_ACTIVE_WINDOW on %s: polling input focus", self._display_name)
-        self._refresh(ewmh)
+        self._refresh(self._ewmh)
         fd = d.fileno()
         while not self._stopping.is_set():
             changed = False
@@ -241,6 +242,7 @@ class X11WindowSource:
             # so drain the queue before sleeping.
             while d.pending_events():
                 changed |= self._is_relevant(d.next_event(), root)
+            ewmh = self._ewmh
             if changed:
                 self._refresh(ewmh)
                 continue
@@ -274,6 +276,10 @@ class X11WindowSource:
         if event.type != X.PropertyNotify:
             return False
         if event.window.id == root.id:
+            if event.atom == self._atoms["_NET_SUPPORTED"]:
+                # A window manager started (or was replaced) after us: switch to its events.
+                self._ewmh = self._supports_active_window(root)
+                return True
             return bool(event.atom == self._atoms["_NET_ACTIVE_WINDOW"])
         return event.window.id == self._watched and event.atom in (
             self._atoms["_NET_WM_NAME"],

@@ -206,3 +206,15 @@ def test_typed_text_never_reaches_logs(
     assert matches(sink)
     assert "canary" not in caplog.text and "zebra" not in caplog.text
     assert all("canary" not in str(e) for e in sink.events)
+
+
+def test_title_changes_in_excluded_apps_are_not_focus_events(
+    rig: tuple[Observer, ListSink, ScriptedBackend],
+) -> None:
+    _, sink, backend = rig
+    backend.windows.focus(VAULT)
+    backend.windows.focus(WindowInfo(handle=3, title="Other.kdbx", pid=12, process="keepassxc",
+                                     app_class="KeePassXC"))
+    backend.windows.focus(XTERM)
+    assert sink.wait_for(lambda e: e.window_focus.title == "Essay draft") is not None
+    assert [e.window_focus.app for e in sink.of_kind("window_focus")] == ["KeePassXC", "XTerm"]

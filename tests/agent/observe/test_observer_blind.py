@@ -64,3 +64,40 @@ def test_without_a_window_manager_focus_is_polled() -> None:
             obs.stop()
     finally:
         cm.__exit__(None, None, None)
+
+
+def test_window_manager_started_after_the_agent() -> None:
+    try:
+        cm = start_desktop(window_manager=False)
+        desk = cm.__enter__()
+    except DesktopUnavailable as exc:
+        pytest.skip(str(exc))
+    import shutil
+    import subprocess
+
+    if shutil.which("openbox") is None:
+        cm.__exit__(None, None, None)
+        pytest.skip("openbox not installed")
+    wm = None
+    try:
+        sink = ListSink()
+        obs = Observer(FakeEngine(), sink, ObservePolicy(), display=desk.display)
+        obs.start()
+        try:
+            wm = subprocess.Popen(["openbox"], env=desk.env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 5
+            while "window id" not in desk.run("xprop", "-root", "_NET_SUPPORTING_WM_CHECK"):
+                assert time.monotonic() < deadline, "openbox did not start"
+                time.sleep(0.05)
+            desk.window_manager = "openbox"
+            term = desk.xterm("After the WM")
+            ev = sink.wait_for(lambda e: e.window_focus.title == "After the WM", 3.0)
+            assert ev is not None and ev.window_focus.pid == term.pid
+        finally:
+            obs.stop()
+    finally:
+        if wm is not None:
+            wm.terminate()
+            wm.wait(5)
+        cm.__exit__(None, None, None)

@@ -3,6 +3,7 @@ from xdotool through X RECORD and pynput, and the real detection engine when it 
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Iterator
@@ -21,8 +22,9 @@ RISK_PHRASE = "sometimes i want to kill myself"
 NEUTRAL = "this homework is due on friday"
 
 
+@functools.cache
 def load_engine() -> Any:
-    """The real engine if it is importable, else the test fake (same API)."""
+    """The real engine if it is importable, else the test fake (same API); loaded once."""
     try:
         from lantern.detection import Engine
 
@@ -219,3 +221,18 @@ def test_layouts_altgr_and_layout_changes(desktop_apps: Desktop) -> None:
     finally:
         desk.run("setxkbmap", "us")
         obs.stop()
+
+
+def test_no_keys_lost_at_full_xdotool_speed(observed: tuple[Observer, ListSink, Desktop]) -> None:
+    obs, _, desk = observed
+    desk.xterm("Fast typing")
+    wait_keyboard_ready(obs, desk)
+    text = ("abcdefghij klmnopqrs tuvwxyz " * 110)[:3000]  # no capitals: no Shift presses
+    before = obs.stats.keys
+    t0 = time.monotonic()
+    desk.type(text, delay_ms=0)
+    rate = len(text) / (time.monotonic() - t0)
+    deadline = time.monotonic() + 5
+    while obs.stats.keys - before < len(text) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert obs.stats.keys - before == len(text), f"lost keys at {rate:.0f} chars/s"
