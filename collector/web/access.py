@@ -67,4 +67,6 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     "GET /governance": GOVERNANCE,
     "GET /report": GOVERNANCE,
     "GET /report.pdf": GOVERNANCE,
+    # the audit log
+    "GET /audit": FLEET,
 }

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from collector.store import Store
 from collector.web.auth import routes as sign_in
 from collector.web.auth.sessions import SessionStore
-from collector.web.console import fleet, governance, policy, safeguarding
+from collector.web.console import audit_log, fleet, governance, policy, safeguarding
 from collector.web.routes import alerts, coverage, devices, health
 from collector.web.security_headers import SecurityHeaders
 from collector.web.templating import STATIC_DIR, page
@@ -96,4 +96,5 @@ def create_app(store: Store, *, heartbeat: timedelta = timedelta(seconds=30)) ->
     app.include_router(fleet.router)
     app.include_router(policy.router)
     app.include_router(governance.router)
+    app.include_router(audit_log.router)
     return app

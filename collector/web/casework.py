@@ -46,10 +46,8 @@ def _alert_query() -> Any:
     return select(a, d.c.hostname, d.c.hardware_serial).join(d, d.c.id == a.c.device_id)
 
 
-def queue(engine: Engine, flt: QueueFilter, limit: int = 500) -> list[dict[str, Any]]:
-    """Alerts most severe first, then longest waiting first (open ones), newest first (closed)."""
+def _filtered(query: Any, flt: QueueFilter) -> Any:
     a = m.alerts
-    query = _alert_query()
     if flt.status == "open":
         query = query.where(a.c.status.in_(OPEN_STATUSES))
     elif flt.status in STATUSES:
@@ -60,7 +58,13 @@ def queue(engine: Engine, flt: QueueFilter, limit: int = 500) -> list[dict[str, 
         query = query.where(a.c.site == flt.site)
     if flt.student:
         query = query.where(a.c.os_user.ilike(f"%{_escape_like(flt.student)}%", escape="\\"))
-    query = query.where(a.c.cluster_id.is_(None))  # cohort members show inside their cluster
+    return query.where(a.c.cluster_id.is_(None))  # cohort members show inside their cluster
+
+
+def queue(engine: Engine, flt: QueueFilter, limit: int = 500) -> list[dict[str, Any]]:
+    """Alerts most severe first, then longest waiting first (open ones), newest first (closed)."""
+    a = m.alerts
+    query = _filtered(_alert_query(), flt)
     # Open work: longest waiting first. The closed archive: most recent first.
     age = a.c.created_at.desc() if flt.status == "closed" else a.c.created_at.asc()
     with engine.connect() as conn:
@@ -81,10 +85,12 @@ def latest_alert_id(engine: Engine) -> int:
         return int(conn.execute(select(func.coalesce(func.max(m.alerts.c.id), 0))).scalar_one())
 
 
-def alerts_after(engine: Engine, after_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """Alerts raised since the page was drawn (for the live queue)."""
+def alerts_after(
+    engine: Engine, after_id: int, flt: QueueFilter, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Alerts raised since the page was drawn that the page's filter would show (live queue)."""
     a = m.alerts
-    query = _alert_query().where(a.c.id > after_id, a.c.cluster_id.is_(None))
+    query = _filtered(_alert_query(), flt).where(a.c.id > after_id)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(a.c.id).limit(limit)).mappings().all()
     return [dict(r) for r in rows]

@@ -24,6 +24,7 @@ NAV: dict[str, tuple[tuple[str, str], ...]] = {
         ("/coverage", "Coverage"),
         ("/governance", "Trends"),
         ("/report", "Annual review"),
+        ("/audit", "Audit log"),
     ),
     "it_admin": (
         ("/devices", "Devices"),
@@ -31,6 +32,7 @@ NAV: dict[str, tuple[tuple[str, str], ...]] = {
         ("/policy", "Policy"),
         ("/users", "Users"),
         ("/coverage", "Coverage"),
+        ("/audit", "Audit log"),
     ),
     "trustee": (
         ("/coverage", "Coverage"),

@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -66,6 +66,7 @@ def alert_queue(
             "choices": casework.filter_choices(engine),
             "statuses": casework.STATUSES,
             "latest_id": casework.latest_alert_id(engine),
+            "live_url": "/alerts/live?" + urlencode(flt.as_query()),
         },
     )
 
@@ -75,9 +76,14 @@ def alert_queue_live(
     store: StoreDep,
     _user: SafeguardingUser,
     after: Annotated[int, Query(ge=0)] = 0,
+    category: Annotated[str, Query(max_length=32)] = "",
+    status: Annotated[str, Query(max_length=16)] = "open",
+    site: Annotated[str, Query(max_length=128)] = "",
+    student: Annotated[str, Query(max_length=255)] = "",
 ) -> JSONResponse:
-    """Alerts raised after `after` (polled by static/live.js to update the queue)."""
-    rows = casework.alerts_after(_engine(store), after)
+    """Alerts raised after `after` that match the queue's filter (polled by static/live.js)."""
+    flt = _filter(category, status, site, student)
+    rows = casework.alerts_after(_engine(store), after, flt)
     names = display_names(store, rows)
     return JSONResponse(
         {

@@ -54,7 +54,8 @@
   }
 
   function poll() {
-    fetch(url + "?after=" + latest, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    var sep = url.indexOf("?") === -1 ? "?" : "&";
+    fetch(url + sep + "after=" + latest, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) {
         if (r.status === 401 || r.status === 403) { throw new Error("signed out"); }
         return r.json();

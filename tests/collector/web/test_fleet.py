@@ -192,3 +192,17 @@ def test_users_add_role_change_and_totp_reset(as_role: Any, store: SqlStore) -> 
     assert it.post(f"/users/{user.id}", {"action": "role", "role": "root"}).status_code == 422
     page = it.get("/users").text
     assert "new@college.example" in page
+
+
+def test_audit_log_page_verifies_the_chain_and_hides_students_from_it(
+    as_role: Any, store: SqlStore
+) -> None:
+    d = add_device(store, "LAB-01")
+    add_alert(store, d, os_user="COLLEGE\\hiddenkid")
+    dsl = as_role("dsl")
+    dsl.get("/student?login=COLLEGE%5Chiddenkid")
+    page = dsl.get("/audit").text
+    assert "Hash chain intact" in page and "hiddenkid" in page
+    it_page = as_role("it_admin").get("/audit").text
+    assert "Hash chain intact" in it_page and "student.view" in it_page
+    assert "hiddenkid" not in it_page

@@ -150,3 +150,15 @@ def test_student_view(as_role: Any, store: SqlStore) -> None:
     page = as_role("dsl").get("/student?login=COLLEGE%5Camy")
     assert page.status_code == 200
     assert "bullying: 2" in page.text and "drugs" not in page.text and "LAB-02" in page.text
+
+
+def test_live_update_respects_the_queue_filter(as_role: Any, store: SqlStore) -> None:
+    d = add_device(store, "LAB-01")
+    dsl = as_role("dsl")
+    page = dsl.get("/alerts?category=bullying")
+    url = re.search(r'data-live-url="([^"]+)"', page.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    assert "category=bullying" in url
+    add_alert(store, d, category="drugs")
+    wanted = add_alert(store, d, category="bullying")
+    body = dsl.client.get(url + "&after=0").json()
+    assert [a["id"] for a in body["alerts"]] == [wanted]
