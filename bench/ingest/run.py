@@ -9,6 +9,8 @@ Scenarios (each against a fresh collector with mutual TLS, the production defaul
   streams   connection scale: N concurrent agent streams, heartbeats, 1 event/10 s per agent;
             collector RSS, connect and ack latency, heartbeats recorded on time
   storm     morning login storm: N agents connecting within 60 s
+  latency   1,000 agents x 1 event/s (open loop): ack latency = event -> stored -> alert raised,
+            since alerts commit in the same transaction as the events that raise them
 
 Both processes share the machine's cores (2 on the reference box). Figures are printed, written to
 DIR/results.json, and are not assertions. `--profile` samples the collector with py-spy
@@ -328,6 +330,39 @@ def storm(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def latency(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Event -> alert: 1,000 agents at 1 event/s each; an alert is committed with its events,
+    so the ack latency bounds the time from an event leaving the agent to its alert existing."""
+    n = args.latency_agents
+    c = CollectorProcess(work / name, log_path=work / f"{name}.log")
+    c.start()
+    url = f"sqlite:///{(work / name / 'lantern.db').resolve()}"
+    try:
+        token = c.enrolment_token(n + 10)
+        cmd = loadgen_command(c, token, agents=n, rate=n, duration=args.duration, ramp=10, drain=30)
+        result, sampler, _ = run_loadgen_process(cmd, c)
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            alerts = conn.execute(text("SELECT COUNT(*) FROM alerts")).scalar_one()
+        engine.dispose()
+    finally:
+        c.stop()
+    return {
+        "scenario": name,
+        "agents": n,
+        "agents_connected": result["agents_connected"],
+        "events_per_s": result["events_per_s"],
+        "ack_ms": result["ack_ms"],
+        "alerts_in_db": alerts,
+        "errors": result["errors"],
+        "error_kinds": result["error_kinds"],
+        "collector_cpu_pct": sampler.mean_cpu("collector"),
+        "loadgen_cpu_pct": sampler.mean_cpu("loadgen"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="sqlite,postgres,streams")
@@ -338,6 +373,7 @@ def main() -> None:
     parser.add_argument("--stream-ramp", type=float, default=60.0)
     parser.add_argument("--stream-hold", type=float, default=90.0)
     parser.add_argument("--storm-agents", type=int, default=5_000)
+    parser.add_argument("--latency-agents", type=int, default=1_000)
     parser.add_argument("--profile", action="store_true", help="py-spy the collector")
     parser.add_argument("--pg-fsync", choices=("on", "off"), default="on")
     parser.add_argument("--out", type=Path, help="keep logs, profiles and results here")
@@ -360,6 +396,8 @@ def main() -> None:
                 r = streams(scenario, work, args)
             elif scenario == "storm":
                 r = storm(scenario, work, args)
+            elif scenario == "latency":
+                r = latency(scenario, work, args)
             else:
                 raise SystemExit(f"unknown scenario {scenario}")
         finally:

@@ -60,7 +60,7 @@ async def test_kill_9_five_times_loses_nothing_and_stores_nothing_twice(
         killed_at_acked.append(fleet.acked())
         await asyncio.sleep(0.5)
         await asyncio.to_thread(collector.start)
-    await fleet.wait_drained(timeout=90)
+    await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
     fleet.assert_senders_alive()
     # Same Sender objects throughout: each agent reconnected by itself (an agent in backoff
     # during a short outage may sleep through one kill, so not every kill costs every agent).

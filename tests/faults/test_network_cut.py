@@ -87,7 +87,7 @@ async def test_cuts_and_lost_acks_lose_nothing_and_store_nothing_twice(
             proxy.cut()
             await asyncio.sleep(1.5)  # the path stays down; agents back off and retry
             proxy.restore()
-        await fleet.wait_drained(timeout=90)
+        await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
         fleet.assert_senders_alive()
         reconnects = [a.sender.state.reconnects for a in fleet.agents]
         await fleet.stop()

@@ -65,7 +65,7 @@ async def test_postgres_restarts_lose_nothing_and_store_nothing_twice(
                 "acks to advance",
             )
             await asyncio.to_thread(postgres.restart, "immediate", 2.0)
-        await fleet.wait_drained(timeout=90)
+        await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
         fleet.assert_senders_alive()
         reconnects = [a.sender.state.reconnects for a in fleet.agents]
         await fleet.stop()
