@@ -5,6 +5,7 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,8 @@ class SenderConfig:
     max_in_flight: int = 4
     heartbeat_s: float = 30.0
     capabilities: Callable[[], pb.Capabilities] = field(default=pb.Capabilities)
+    # One per agent process: lets the collector tell a reconnect from a cloned identity.
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class Refused(Exception):
@@ -111,6 +114,7 @@ class Sender:
                         device_secret=self.config.device_secret,
                         agent_version=self.config.agent_version,
                         policy_version=self.state.policy_version,
+                        session_id=self.config.session_id,
                     )
                 )
             )

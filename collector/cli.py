@@ -5,11 +5,15 @@ import getpass
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from collector.clock import utcnow
 from collector.settings import Settings
 from collector.web.deps import ROLES
 from lantern.logs import setup_logging
+
+if TYPE_CHECKING:
+    from collector.directory.store import DirectoryStore
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -131,6 +135,13 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_directory(args: argparse.Namespace) -> "DirectoryStore":
+    from collector.directory.store import DirectoryStore
+    from collector.store import open_store
+
+    return DirectoryStore.for_store(open_store(_settings(args).database_url))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lantern-collector", description=__doc__)
     parser.add_argument("--db", help="SQLAlchemy URL (default: SQLite under --var-dir)")
@@ -185,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = devices.add_parser("revoke", help="refuse a device from now on")
     revoke.add_argument("device_id")
     revoke.set_defaults(func=_cmd_devices_revoke)
+
+    from collector.directory.cli import add_commands as add_directory_commands
+
+    # people import|inventory|watch|resolve|special-login, groups list|policy-set|policy-show
+    add_directory_commands(sub, _open_directory)
 
     scan = sub.add_parser("scan", help="JSON Lines in, detection hits out (offline tuning)")
     scan.set_defaults(func=_cmd_scan)

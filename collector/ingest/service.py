@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import grpc
 
 from collector.clock import utcnow
+from collector.directory.store import DirectoryStore
 from collector.ingest.wire import convert_batch
 from collector.security.ca import CertificateAuthority
 from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
@@ -53,9 +54,11 @@ class IngestService(pb_grpc.IngestServicer):
         """`ca` None means plain-text mode: no client certificates are issued or checked."""
         self.ca = ca
         self.store = store
+        self.directory = DirectoryStore.for_store(store)
         self.triggers = triggers
         self.settings = settings
-        self.connected: set[str] = set()
+        # device id → session ids of its open streams (this process only).
+        self.connected: dict[str, set[str]] = {}
 
     async def Enrol(
         self, request: pb.EnrolRequest, context: grpc.aio.ServicerContext
@@ -86,7 +89,9 @@ class IngestService(pb_grpc.IngestServicer):
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, exc.reason)
             raise  # unreachable: abort raises
         response = pb.EnrolResponse(
-            device_id=device.id, device_secret=secret, policy=default_policy(self.settings)
+            device_id=device.id,
+            device_secret=secret,
+            policy=await asyncio.to_thread(self._policy, device.id),
         )
         if self.ca is not None:
             try:
@@ -122,10 +127,18 @@ class IngestService(pb_grpc.IngestServicer):
             log.warning("stream refused: device %s without its client certificate", device.id)
             yield _refusal("certificate_mismatch", "the client certificate is not this device's")
             return
-        self.connected.add(device.id)
+        sessions = self.connected.setdefault(device.id, set())
+        if hello.session_id and sessions - {hello.session_id}:
+            # Another live agent holds this identity: a cloned disk image. Keep both streams (both
+            # laptops need monitoring) and show IT, who re-enrol one of them.
+            log.warning("device %s: two live agents share one identity (cloned image?)", device.id)
+            await asyncio.to_thread(self.store.flag_clone, device.id, utcnow())
+        sessions.add(hello.session_id)
         try:
             await asyncio.to_thread(self._seen, device.id, None, None)
-            yield pb.CollectorMessage(policy=default_policy(self.settings))
+            policy = await asyncio.to_thread(self._policy, device.id)
+            sent_policy = policy.version
+            yield pb.CollectorMessage(policy=policy)
             checked_at = time.monotonic()
             async for message in requests:
                 if time.monotonic() - checked_at > REVOCATION_CHECK_S:
@@ -151,10 +164,22 @@ class IngestService(pb_grpc.IngestServicer):
                         "browser": hb.capabilities.browser,
                     }
                     await asyncio.to_thread(self._seen, device.id, caps, hb.spool_depth)
+                    # Group policy changes reach agents at their next heartbeat, no restart.
+                    policy = await asyncio.to_thread(self._policy, device.id)
+                    if policy.version != sent_policy:
+                        sent_policy = policy.version
+                        yield pb.CollectorMessage(policy=policy)
                 else:
                     log.warning("device %s sent an unexpected %s", device.id, body)
         finally:
-            self.connected.discard(device.id)
+            sessions.discard(hello.session_id)
+            if not sessions:
+                self.connected.pop(device.id, None)
+
+    def _policy(self, device_id: str) -> pb.Policy:
+        """The device's effective policy: collector defaults refined by its groups' policies."""
+        base = default_policy(self.settings)
+        return self.directory.policy_for_device(device_id, base).to_proto()
 
     def _seen(self, device_id: str, caps: dict[str, str] | None, spool_depth: int | None) -> None:
         self.store.record_heartbeat(device_id, utcnow(), caps, spool_depth)

@@ -62,6 +62,7 @@ class DeviceRecord:
     capabilities: dict[str, str]
     spool_depth: int
     revoked: bool
+    clone_suspected_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def count_devices(self) -> int: ...
+
+    @abc.abstractmethod
+    def flag_clone(self, device_id: str, at: datetime) -> None:
+        """Record that two live agents presented this device's identity at once."""
 
     @abc.abstractmethod
     def revoke_device(self, device_id: str) -> None:

@@ -98,6 +98,8 @@ devices = Table(
     Column("capabilities", JSON, nullable=False, default=dict),
     Column("spool_depth", Integer, nullable=False, default=0),
     Column("revoked", Boolean, nullable=False, default=False),
+    # Set when two live agents presented this identity at once (a cloned disk image).
+    Column("clone_suspected_at", UTCDateTime, nullable=True),
 )
 
 events = Table(

@@ -82,6 +82,7 @@ def _device(row: RowMapping) -> DeviceRecord:
         capabilities=dict(row["capabilities"] or {}),
         spool_depth=row["spool_depth"],
         revoked=bool(row["revoked"]),
+        clone_suspected_at=row["clone_suspected_at"],
     )
 
 
@@ -260,6 +261,12 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             rows = conn.execute(select(m.devices).order_by(m.devices.c.hostname)).mappings().all()
         return [_device(r) for r in rows]
+
+    def flag_clone(self, device_id: str, at: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(m.devices).where(m.devices.c.id == device_id).values(clone_suspected_at=at)
+            )
 
     def revoke_device(self, device_id: str) -> None:
         with self._write() as conn:

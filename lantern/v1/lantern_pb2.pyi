@@ -64,16 +64,18 @@ class AgentMessage(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., batch: _Optional[_Union[EventBatch, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("device_id", "device_secret", "agent_version", "policy_version")
+    __slots__ = ("device_id", "device_secret", "agent_version", "policy_version", "session_id")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_SECRET_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     device_secret: str
     agent_version: str
     policy_version: int
-    def __init__(self, device_id: _Optional[str] = ..., device_secret: _Optional[str] = ..., agent_version: _Optional[str] = ..., policy_version: _Optional[int] = ...) -> None: ...
+    session_id: str
+    def __init__(self, device_id: _Optional[str] = ..., device_secret: _Optional[str] = ..., agent_version: _Optional[str] = ..., policy_version: _Optional[int] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class EventBatch(_message.Message):
     __slots__ = ("batch_id", "events")

@@ -3,6 +3,9 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+# Every module that defines tables on the shared metadata, so autogenerate sees one schema.
+import collector.alerts.models
+import collector.directory.models  # noqa: F401
 from collector.store.models import metadata
 
 config = context.config

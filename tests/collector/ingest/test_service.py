@@ -81,7 +81,9 @@ def focus_event(seq: int, event_id: str | None = None) -> pb.Event:
 
 
 def hello(resp: pb.EnrolResponse) -> pb.AgentMessage:
-    return pb.AgentMessage(hello=pb.Hello(device_id=resp.device_id, device_secret=resp.device_secret))
+    return pb.AgentMessage(
+        hello=pb.Hello(device_id=resp.device_id, device_secret=resp.device_secret)
+    )
 
 
 def batch(batch_id: int, events: list[pb.Event]) -> pb.AgentMessage:
@@ -108,7 +110,9 @@ async def test_a_re_sent_batch_is_acked_but_stored_once(harness: Harness) -> Non
     assert harness.store.count_events(resp.device_id) == 5
 
 
-async def test_malformed_events_are_rejected_with_a_reason_and_the_rest_kept(harness: Harness) -> None:
+async def test_malformed_events_are_rejected_with_a_reason_and_the_rest_kept(
+    harness: Harness,
+) -> None:
     resp = await harness.enrol(enrolment_token(harness.store))
     bad_id = focus_event(1, event_id="not-a-uuid")
     no_kind = pb.Event(event_id=uuid7_str(), seq=2)
@@ -124,7 +128,9 @@ async def test_malformed_events_are_rejected_with_a_reason_and_the_rest_kept(har
     assert "event_id is not a UUID" in ack.reason and "severity" in ack.reason
 
 
-async def test_an_oversized_batch_is_refused_whole_and_asked_again_smaller(harness: Harness) -> None:
+async def test_an_oversized_batch_is_refused_whole_and_asked_again_smaller(
+    harness: Harness,
+) -> None:
     resp = await harness.enrol(enrolment_token(harness.store))
     replies = await harness.exchange(
         [hello(resp), batch(1, [focus_event(i) for i in range(1, 61)])], 2
@@ -154,3 +160,31 @@ async def test_bad_enrolment_tokens_get_a_clear_error(harness: Harness) -> None:
         await harness.enrol("lte_nonsense")
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "unknown enrolment token" in (err.value.details() or "")
+
+
+async def _open_stream(harness: Harness, resp: pb.EnrolResponse, session: str) -> tuple:
+    ch = grpc.aio.insecure_channel(harness.address, options=CLIENT_OPTIONS)
+    call = pb_grpc.IngestStub(ch).Connect()
+    await call.write(
+        pb.AgentMessage(
+            hello=pb.Hello(
+                device_id=resp.device_id, device_secret=resp.device_secret, session_id=session
+            )
+        )
+    )
+    first = await asyncio.wait_for(call.read(), 10)
+    assert first.WhichOneof("body") == "policy"
+    return ch, call
+
+
+async def test_two_live_agents_with_one_identity_are_flagged_as_a_clone(harness: Harness) -> None:
+    resp = await harness.enrol(enrolment_token(harness.store))
+    ch1, _ = await _open_stream(harness, resp, "session-a")
+    ch2, _ = await _open_stream(harness, resp, "session-a")  # a reconnect of the same process
+    (device,) = harness.store.list_devices()
+    assert device.clone_suspected_at is None
+    ch3, _ = await _open_stream(harness, resp, "session-b")  # a second machine
+    (device,) = harness.store.list_devices()
+    assert device.clone_suspected_at is not None
+    for ch in (ch1, ch2, ch3):
+        await ch.close()
