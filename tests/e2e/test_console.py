@@ -274,3 +274,36 @@ def test_each_role_is_refused_the_others_pages(
     nav = page.locator("header nav").inner_text()
     for path in refused:
         assert f'href="{path}"' not in page.locator("header nav").inner_html(), (path, nav)
+
+
+AXE = ROOT / "tests" / "collector" / "web" / "vendor" / "axe-4.14.1.min.js"
+MAIN_PAGES = {
+    "dsl": ["/alerts", "/alerts/1", f"/student?login={STUDENT}", "/policy", "/audit"],
+    "it_admin": ["/devices", "/tokens", "/policy", "/users", "/coverage"],
+    "trustee": ["/coverage", "/governance", "/report"],
+}
+
+
+@pytest.mark.parametrize("role", list(MAIN_PAGES))
+def test_axe_finds_no_serious_accessibility_violations(
+    browser: Browser, console: Console, store: SqlStore, device_id: str, role: str
+) -> None:
+    if not store.list_alerts(limit=1):
+        raise_alert(store, device_id)
+    page = sign_in(browser, console, role)
+    source = AXE.read_text()
+    problems = []
+    for path in MAIN_PAGES[role] + ["/login"] * (role == "trustee"):
+        page.goto(path)
+        # Evaluated over the DevTools protocol, so the page's CSP (no inline script) still holds.
+        page.evaluate(source)
+        result = page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
+        )
+        problems += [
+            f"{path}: {v['id']} ({v['impact']}) at {v['nodes'][:3]}"
+            for v in result
+            if v["impact"] in ("serious", "critical")
+        ]
+    assert problems == []
