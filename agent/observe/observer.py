@@ -222,8 +222,6 @@ class Observer:
         policy = self._policy
         if self._windows is not None and self._started:
             windows = self._windows.status()
-        elif self._backend is not None:
-            windows = unavailable("not started")
         else:
             windows = unavailable("not started")
         if not policy.capture_typed:
@@ -251,6 +249,12 @@ class Observer:
                 elif policy.capture_typed and not old.capture_typed:
                     self._keyboard.start(self._on_key)
             self._queue.put(("policy", policy))
+
+    def set_engine(self, engine: DetectionEngine) -> None:
+        """Swap the detection engine live (a new lexicon from policy); the focused window's
+        buffer starts afresh with a scanner from the new engine."""
+        self._engine = engine
+        self._queue.put(("policy", self._policy))
 
     # ---------------------------------------------------------------- producers (other threads)
 

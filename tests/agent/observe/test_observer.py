@@ -218,3 +218,16 @@ def test_title_changes_in_excluded_apps_are_not_focus_events(
     backend.windows.focus(XTERM)
     assert sink.wait_for(lambda e: e.window_focus.title == "Essay draft") is not None
     assert [e.window_focus.app for e in sink.of_kind("window_focus")] == ["KeePassXC", "XTerm"]
+
+
+def test_set_engine_swaps_the_lexicon_live(rig: tuple[Observer, ListSink, ScriptedBackend]) -> None:
+    obs, sink, backend = rig
+
+    class V2(FakeEngine):
+        version = "fake-2"
+
+    backend.windows.focus(XTERM)
+    obs.set_engine(V2())
+    type_text(obs, "hate you")
+    [m] = matches(sink)
+    assert m.lexicon_version == "fake-2"
