@@ -2,9 +2,11 @@
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from collector.clock import utcnow
@@ -127,6 +129,34 @@ def _cmd_devices_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_privacy_inventory(args: argparse.Namespace) -> int:
+    from collector.privacy.inventory import render_markdown
+
+    print(render_markdown())
+    return 0
+
+
+def _cmd_sar_export(args: argparse.Namespace) -> int:
+    import json
+
+    from collector.privacy.subject_access import SubjectNotFound, export
+
+    directory = _open_directory(args)
+    try:
+        data = export(directory.engine, directory, args.user, args.actor)
+    except SubjectNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text)
+        os.chmod(args.out, 0o600)
+        print(f"subject access export written to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def _cmd_scan(args: argparse.Namespace) -> int:
     from lantern.detection import Engine
     from lantern.detection.scan import scan_lines
@@ -198,6 +228,21 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=_cmd_devices_revoke)
 
     from collector.directory.cli import add_commands as add_directory_commands
+
+    privacy = sub.add_parser("privacy", help="the data inventory").add_subparsers(
+        dest="privacy_cmd", required=True
+    )
+    privacy.add_parser("inventory", help="print docs/privacy.md from the inventory").set_defaults(
+        func=_cmd_privacy_inventory
+    )
+    sar = sub.add_parser("sar", help="subject access requests").add_subparsers(
+        dest="sar_cmd", required=True
+    )
+    sar_export = sar.add_parser("export", help="everything held about one person, as JSON")
+    sar_export.add_argument("--user", required=True, help="student id, email or login")
+    sar_export.add_argument("--actor", default="cli", help="who is exporting (audited)")
+    sar_export.add_argument("--out", help="write to this file (mode 600) instead of stdout")
+    sar_export.set_defaults(func=_cmd_sar_export)
 
     # people import|inventory|watch|resolve|special-login, groups list|policy-set|policy-show
     add_directory_commands(sub, _open_directory)

@@ -1,0 +1,1 @@
+"""Privacy: the data inventory and subject access."""
