@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # Input limits: a batch over these is refused with a clear reason, never half-stored.
     max_batch_events: int = 1000
     max_message_bytes: int = 4 * 1024 * 1024
+    # Who students and parents should ask about monitoring (shown on the public /transparency page).
+    dsl_contact: str = ""
     # Severity at and above which a match becomes an alert.
     alert_threshold: int = 3
 
