@@ -18,6 +18,7 @@ Semantics (docs/alerts.md has the long form):
 """
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -58,33 +59,92 @@ class Trace:
 
 
 @dataclass
+class _BareIndex:
+    """Rules that can match a bare event, bucketed so an event only checks plausible ones: by
+    domain (the host and each parent domain are looked up), by exact app/process name, behind
+    one combined title-pattern prefilter, and the rest always."""
+
+    by_domain: dict[str, list[Rule]] = field(default_factory=dict)
+    by_app: dict[str, list[Rule]] = field(default_factory=dict)
+    by_title: list[Rule] = field(default_factory=list)
+    title_prefilter: re.Pattern[str] | None = None
+    always: list[Rule] = field(default_factory=list)
+
+    def add(self, rule: Rule) -> None:
+        m = rule.match
+        assert m is not None
+        if m.domains:
+            for d in m.domains:
+                self.by_domain.setdefault(d, []).append(rule)
+        elif m.apps and not any(ch in a for a in m.apps for ch in "*?["):
+            for a in m.apps:
+                self.by_app.setdefault(a, []).append(rule)
+        elif m.title is not None:
+            self.by_title.append(rule)
+        else:
+            self.always.append(rule)
+
+    def finish(self) -> None:
+        if self.by_title:
+            combined = "|".join(
+                f"(?:{r.match.title.pattern})"
+                for r in self.by_title  # type: ignore[union-attr]
+            )
+            try:
+                self.title_prefilter = re.compile(combined, re.IGNORECASE)
+            except re.error:  # e.g. inline global flags: fall back to checking each rule
+                self.always.extend(self.by_title)
+                self.by_title = []
+
+    def candidates(self, ev: "_Event") -> list[Rule]:
+        out = list(self.always)
+        if self.by_domain and ev.host:
+            parts = ev.host.split(".")
+            for i in range(len(parts) - 1):
+                out.extend(self.by_domain.get(".".join(parts[i:]), ()))
+        if self.by_app:
+            out.extend(self.by_app.get(ev.row.app.lower(), ()))
+            if ev.process.lower() != ev.row.app.lower():
+                out.extend(self.by_app.get(ev.process.lower(), ()))
+        if self.title_prefilter is not None and ev.title and self.title_prefilter.search(ev.title):
+            out.extend(self.by_title)
+        return out
+
+
+@dataclass
 class _Index:
     # kind -> category ("" = any) -> rules that need a detection hit
     hit: dict[str, dict[str, list[Rule]]] = field(default_factory=dict)
     # kind -> rules that can match a bare event
-    bare: dict[str, list[Rule]] = field(default_factory=dict)
+    bare: dict[str, _BareIndex] = field(default_factory=dict)
 
 
 class _Event:
     """Per-event lazily computed facts shared by all rules."""
 
-    __slots__ = ("_facts", "_resolver", "host", "process", "row", "title")
+    __slots__ = ("_facts", "_host", "_resolver", "process", "row", "title")
 
     def __init__(self, row: EventRow, resolver: SubjectResolver | None) -> None:
         self.row = row
         d = row.detail
         self.process = str(d.get("process", ""))
         self.title = str(d.get("page_title") or row.title)
-        url = str(d.get("url", ""))
-        host = ""
-        if url:
-            try:
-                host = (urlsplit(url if "//" in url else "//" + url).hostname or "").lower()
-            except ValueError:
-                host = ""
-        self.host = host
+        self._host: str | None = None
         self._resolver = resolver
         self._facts: SubjectFacts | None = None
+
+    @property
+    def host(self) -> str:
+        if self._host is None:
+            url = str(self.row.detail.get("url", ""))
+            host = ""
+            if url:
+                try:
+                    host = (urlsplit(url if "//" in url else "//" + url).hostname or "").lower()
+                except ValueError:
+                    host = ""
+            self._host = host
+        return self._host
 
     @property
     def facts(self) -> SubjectFacts:
@@ -144,7 +204,9 @@ class TriggerEngine(StatefulTriggers):
                     for cat in r.match.categories or {""}:
                         by_cat.setdefault(cat, []).append(r)
                 else:
-                    idx.bare.setdefault(kind, []).append(r)
+                    idx.bare.setdefault(kind, _BareIndex()).add(r)
+        for b in idx.bare.values():
+            b.finish()
         return idx
 
     def _scan_title_uncached(self, text: str) -> tuple[Signal, ...]:
@@ -218,9 +280,11 @@ class TriggerEngine(StatefulTriggers):
                         if self._accepts(rule.match, sig, ev):  # type: ignore[arg-type]
                             done.add(rule.id)
                             self._fire(rule, sig, ev, state, out, trace)
-        if bare:
+        if bare is not None:
+            if ev is None:
+                ev = _Event(row, self.subjects)
             sig = signals[0] if signals else BARE
-            for rule in bare:
+            for rule in bare.candidates(ev):
                 if rule.id in done:
                     continue
                 if ev is None:
