@@ -100,8 +100,14 @@ class ContextRules:
         reasons: list[str] = []
         raisers: list[str] = []
         cancel = False
-        for name in sorted({c.name for c in cues if self._applies(c, t0, t1, neg_t0, sent)}):
+        applying: dict[str, int] = {}
+        for c in cues:
+            if self._applies(c, t0, t1, neg_t0, sent):
+                applying[c.name] = applying.get(c.name, 0) + 1
+        for name in sorted(applying):
             cue = self.cues[name]
+            if applying[name] < cue.min_count:
+                continue
             if cue.effect < 0 and name in entry.lower:
                 if cue.effect == CANCEL:
                     cancel = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable
 from importlib import resources
@@ -12,13 +13,16 @@ from lantern.detection.context import ContextRules
 from lantern.detection.fuzzy import FuzzyIndex
 from lantern.detection.hit import Hit, bounded_matched, bounded_snippet
 from lantern.detection.lexicon import MAX_GAP, Entry, Lexicon, load_lexicon, vocabulary
-from lantern.detection.match import AtomMatch, Matcher, _token_index, token_starts
+from lantern.detection.match import Atom, AtomMatch, Matcher, _token_index, token_starts
 from lantern.detection.normalise import Normaliser
 
 if TYPE_CHECKING:
     from lantern.detection.incremental import IncrementalScanner
 
 SENTENCE = "."
+FUZZY_ANCHORS = frozenset(
+    {"hostile", "threat_call", "threat_verb", "negated_positive", "wish", "identity", "actor"}
+)
 QUOTE_TOKEN = '"'
 
 
@@ -29,9 +33,10 @@ class Engine:
         self.lexicon = lex
         self.version: str = lex.version
         self.entries: list[Entry] = lex.entries
-        self.normaliser = Normaliser(vocabulary(lex))
-        glue = frozenset(self.normaliser.normalise(g) for g in lex.sets.get("_glue", ()))
+        plain = Normaliser(vocabulary(lex))
+        glue = frozenset(plain.normalise(g) for g in lex.sets.get("_glue", ()))
         known = _known_words()
+        self.normaliser = Normaliser(plain.vocab, known, glue)
         self.known: frozenset[str] = known
         self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
@@ -89,18 +94,24 @@ class Engine:
         tokens = s.split(" ")
         tok_of = _token_index(starts, len(s))
         matches = self.matcher.find(s, starts, self.known)
+        if matches and self.matcher.need_double:
+            matches = [m for m in matches if _doubling_ok(self.matcher, text, s, off, m)]
         if not matches:
             return []
         sent_id, sent_bounds = _sentences(tokens)
         fuzzy = self.fuzzy.find(tokens, starts, matches, sent_id)
         if fuzzy:
-            matches = matches + fuzzy
+            # a misspelt word only counts next to an exact hostile phrase in its sentence
+            anchored = {
+                sent_id[m.t0] for m in matches if m.atom.set_name in FUZZY_ANCHORS and not m.fuzzy
+            }
+            matches = matches + [m for m in fuzzy if sent_id[m.t0] in anchored]
         raw = self._assemble(matches, sent_id)
         if not raw:
             return []
         words = sum(1 for t in tokens if t not in (SENTENCE, QUOTE_TOKEN))
         cues = self.context.find(s, tok_of)
-        quotes = _quote_parity(tokens)
+        quotes = _quote_parity(tokens, _retweet_quotes(text, s, off, starts, tokens))
         last_tok = len(tokens) - 1
         hits: list[tuple[Hit, int, int]] = []
         for ei, t0, t1, c0, c1, neg_t0, nwords in raw:
@@ -139,6 +150,7 @@ class Engine:
         """Turn atom matches into entry candidates: (entry, t0, t1, c0, c1, neg_t0, words)."""
         out: list[tuple[int, int, int, int, int, int, int]] = []
         gapped: dict[tuple[int, int], list[AtomMatch]] = {}
+        gapped_sets: dict[tuple[str, int], list[AtomMatch]] = {}
         by_set: dict[str, list[AtomMatch]] = {}
         for m in matches:
             a = m.atom
@@ -147,10 +159,16 @@ class Engine:
                     out.append((a.entry, m.t0, m.t1, m.c0, m.c1, m.t0, a.words))
                 else:
                     gapped.setdefault((a.entry, a.phrase), []).append(m)
-            else:
+            elif a.nseg == 1:
                 by_set.setdefault(a.set_name, []).append(m)
+            else:
+                gapped_sets.setdefault((a.set_name, a.phrase), []).append(m)
         for (ei, _pi), ms in gapped.items():
             out.extend(_chain(ei, ms, sent_id))
+        for (name, pi), ms in gapped_sets.items():
+            for _ei, t0, t1, c0, c1, _neg, _n in _chain(-1, ms, sent_id):
+                atom = Atom(-1, name, 0, 1, pi, t1 - t0)
+                by_set.setdefault(name, []).append(AtomMatch(atom, t0, t1, c0, c1))
         if by_set:
             for ei, e in enumerate(self.entries):
                 if (
@@ -229,6 +247,15 @@ def _combine(
     return best
 
 
+def _doubling_ok(matcher: Matcher, text: str, s: str, off: list[int], m: AtomMatch) -> bool:
+    """A lexicon word with a double letter whose squeezed form is an ordinary word ("coon" →
+    "con") only matches text that has a double letter there too."""
+    if s[m.c0 : m.c1] not in matcher.need_double:
+        return True
+    orig = text[off[m.c0] : off[m.c1 - 1] + 1].lower()
+    return any(a == b and a.isalpha() for a, b in itertools.pairwise(orig))
+
+
 def _sentences(tokens: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
     sent_id: list[int] = []
     bounds: list[tuple[int, int]] = []
@@ -244,15 +271,31 @@ def _sentences(tokens: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
     return sent_id, bounds
 
 
-def _quote_parity(tokens: list[str]) -> list[bool]:
+def _retweet_quotes(
+    text: str, s: str, off: list[int], starts: list[int], tokens: list[str]
+) -> set[int]:
+    """Quote tokens that open a forwarded message (``"@name: ...``): sharing, not quoting."""
+    out: set[int] = set()
+    for i, t in enumerate(tokens):
+        if t == QUOTE_TOKEN:
+            o = off[starts[i]]
+            if text[o + 1 : o + 6].lstrip(" \"'“”").startswith("@"):
+                out.add(i)
+    return out
+
+
+def _quote_parity(tokens: list[str], ignore: set[int] | None = None) -> list[bool]:
     """For each token: is it inside quotation marks (an odd number of quote tokens before it)?"""
     inside = False
     out: list[bool] = []
-    total = tokens.count(QUOTE_TOKEN)
-    for t in tokens:
-        if t == QUOTE_TOKEN:
+    marks = [i for i, t in enumerate(tokens) if t == QUOTE_TOKEN and not (ignore and i in ignore)]
+    if ignore and len(marks) % 2 == 1 and marks and marks[-1] > max(ignore):
+        marks.pop()  # the closing mark of a forwarded message
+    mark_set = set(marks)
+    for i, _t in enumerate(tokens):
+        if i in mark_set:
             inside = not inside
-        out.append(inside and total >= 2)
+        out.append(inside and len(marks) >= 2)
     return out
 
 

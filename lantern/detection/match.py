@@ -59,6 +59,7 @@ class Matcher:
         self.atoms: list[Atom] = []
         self.glue = glue
         self.known = known
+        self._doubled: set[str] = set()
         keys: dict[str, set[int]] = {}
         # (entry, phrase) -> atom ids of its segments, used to assemble gapped phrases
         for ei, e in enumerate(lex.entries):
@@ -69,25 +70,37 @@ class Matcher:
                     if not n:
                         continue
                     atom = Atom(ei, "", si, len(segs), pi, n.count(" ") + 1)
-                    self._add(keys, atom, n, e.inflect)
+                    self._add(keys, atom, n, e.inflect, seg.lower())
         for name, phrases in lex.sets.items():
             if name.startswith("_"):  # helper sets (glue words) are not atoms
                 continue
-            for phrase in phrases:
-                n = norm.normalise(phrase)
-                if n:
-                    atom = Atom(-1, name, 0, 1, 0, n.count(" ") + 1)
-                    self._add(keys, atom, n, lex.set_inflect.get(name, True))
+            inflect = lex.set_inflect.get(name, True)
+            for pi, phrase in enumerate(phrases):
+                segs = [s.strip() for s in phrase.split(GAP)]
+                for si, seg in enumerate(segs):
+                    n = norm.normalise(seg)
+                    if n:
+                        atom = Atom(-1, name, si, len(segs), pi, n.count(" ") + 1)
+                        self._add(keys, atom, n, inflect, seg.lower())
+        # keys that came from a word with a double letter and squeeze to an ordinary word
+        self.need_double: frozenset[str] = frozenset(
+            k for k in self._doubled if k in known and len(k) <= 4
+        )
         self.automaton = ahocorasick.Automaton()
         for k, ids in keys.items():
             self.automaton.add_word(k, (len(k), tuple(sorted(ids))))
         self.automaton.make_automaton()
         self.keys = len(keys)
 
-    def _add(self, keys: dict[str, set[int]], atom: Atom, n: str, inflect: bool) -> None:
+    def _add(
+        self, keys: dict[str, set[int]], atom: Atom, n: str, inflect: bool, raw: str = ""
+    ) -> None:
         aid = len(self.atoms)
         self.atoms.append(atom)
-        for v in phrase_variants(n, inflect):
+        variants = phrase_variants(n, inflect)
+        if " " not in n and _has_double(raw):
+            self._doubled.update(variants)
+        for v in variants:
             keys.setdefault(v, set()).add(aid)
             if " " in v:
                 joined = v.replace(" ", "")
@@ -176,6 +189,10 @@ class Matcher:
                 out.extend(AtomMatch(self.atoms[x], t, t + 1, a + prev, a + pos) for x in got)
             pos = prev
         return out
+
+
+def _has_double(word: str) -> bool:
+    return any(a == b and a.isalpha() for a, b in zip(word, word[1:], strict=False))
 
 
 def _token_index(starts: list[int], n: int) -> list[int]:

@@ -83,7 +83,8 @@ _SQUEEZE_RE = re.compile(r"([^\W\d_])(?=\1)")
 _SQUEEZE_ASCII_RE = re.compile(r"([a-z])(?=\1)")
 _OTHER_RE = re.compile(r'[^\w."]+|_+')
 _SPACES_RE = re.compile(r" {2,}")
-_MENTION_RE = re.compile(r"(?<![\w@])[@#](?=\w)")
+# @mentions (user names) are dropped; a hashtag keeps its words
+_MENTION_RE = re.compile(r"(?<![\w@])@\w+|(?<![\w#])#(?=\w)")
 _SPECIAL_QUICK_RE = re.compile(r"[0-9'’`´ʼ@#$!|*+€]")
 _SPECIAL_RE = re.compile(r"['’`´ʼ@#]|" + _LEET_ANY_RE.pattern)
 
@@ -108,6 +109,7 @@ def _confusable_re() -> re.Pattern[str]:
 
 
 _WORD_RE = re.compile(r"\w+")
+_LONG_WORD_RE = re.compile(r"(?<![\w])[a-z]{6,}(?![\w])")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 
 Repl = Callable[[re.Match[str]], str]
@@ -170,8 +172,15 @@ def _nfkd(s: str) -> str:
 class Normaliser:
     """Normalises text and phrases the same way; ``vocab`` resolves ambiguous leet and masks."""
 
-    def __init__(self, vocab: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        vocab: Iterable[str] = (),
+        english: frozenset[str] = frozenset(),
+        glue: frozenset[str] = frozenset(),
+    ) -> None:
         self.vocab: frozenset[str] = frozenset(vocab)
+        self.english = english
+        self.glue = glue
         by_len: dict[int, list[str]] = {}
         for w in self.vocab:
             by_len.setdefault(len(w), []).append(w)
@@ -214,6 +223,7 @@ class Normaliser:
 
     # -- pipeline -----------------------------------------------------------------------------
     def _run(self, b: _Buf) -> None:
+        orig = b.s
         ascii_only = b.s.isascii()
         if not ascii_only:
             b.per_char(_nfkd)
@@ -244,6 +254,50 @@ class Normaliser:
             _strip(b)
         if _SPACED_QUICK_RE.search(" " + b.s + " "):
             b.sub(_SPACED_RE, _join_spaced)
+        if b.off is not None and self.english and self.vocab:
+            src_off = b.off
+            b.sub(_LONG_WORD_RE, lambda m: self._segment(m, orig, src_off))
+
+    def _segment(self, m: re.Match[str], orig: str, off: list[int]) -> str:
+        """Split a run-together token ("muchdisdain", "ihate") into known words, but only when
+        the token is not itself a word, one piece is a lexicon word, and it is not a proper
+        noun (place names such as Penistone keep their letters together)."""
+        tok = m.group()
+        if tok in self.english or tok in self.vocab:
+            return tok
+        n = len(tok)
+        # best[i] = fewest pieces covering tok[:i]
+        best: list[tuple[int, int] | None] = [None] * (n + 1)
+        best[0] = (0, 0)
+        for i in range(n):
+            cur = best[i]
+            if cur is None or cur[0] >= 3:
+                continue
+            for j in range(i + 1, min(n, i + 20) + 1):
+                piece = tok[i:j]
+                ok = piece in self.glue or piece in self.vocab or (
+                    len(piece) >= 3 and piece in self.english
+                )
+                prev = best[j]
+                if ok and (prev is None or prev[0] > cur[0] + 1):
+                    best[j] = (cur[0] + 1, i)
+        if best[n] is None:
+            return tok
+        pieces: list[str] = []
+        j = n
+        while j > 0:
+            step = best[j]
+            assert step is not None
+            pieces.append(tok[step[1] : j])
+            j = step[1]
+        pieces.reverse()
+        if len(pieces) < 2 or not any(p in self.vocab and len(p) >= 3 for p in pieces):
+            return tok
+        # proper-noun guard: look at the original capitalisation
+        word = orig[off[m.start()] : off[m.end() - 1] + 1]
+        if word[:1].isupper() and word[1:].islower() and pieces[0] not in self.glue:
+            return tok
+        return " ".join(pieces)
 
     def _deleet(self, m: re.Match[str]) -> str:
         tok = m.group()

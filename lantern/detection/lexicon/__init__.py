@@ -130,6 +130,7 @@ class Cue:
     effect: int  # negative lowers, positive raises; CANCEL cancels
     distance: int = 4
     inflect: bool = False
+    min_count: int = 1  # distinct cue phrases needed (language guesses need several words)
 
 
 CANCEL = -99
@@ -195,6 +196,7 @@ def _load_cues(doc: dict[str, Any], lex: Lexicon, name: str) -> None:
             effect=CANCEL if effect == "cancel" else int(effect),
             distance=int(spec.get("distance", 4)),
             inflect=bool(spec.get("inflect", False)),
+            min_count=int(spec.get("min_count", 1)),
         )
     for sname, spec in (doc.get("sets") or {}).items():
         _add_set(lex, sname, spec, name)
