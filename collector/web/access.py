@@ -23,6 +23,8 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     "POST /login": PUBLIC,
     "GET /login/totp": PUBLIC,  # needs a password-checked session, checked inside
     "POST /login/totp": PUBLIC,
+    "GET /login/oidc": PUBLIC,  # 404 unless an identity provider is configured
+    "GET /login/oidc/callback": PUBLIC,
     "POST /logout": ANY,
     "GET /": ANY,
     # REST API

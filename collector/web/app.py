@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.store import Store
 from collector.web.auth import routes as sign_in
+from collector.web.auth.oidc import OidcClient, OidcConfig
 from collector.web.auth.sessions import SessionStore
 from collector.web.console import audit_log, fleet, governance, policy, safeguarding
 from collector.web.routes import alerts, coverage, devices, health
@@ -70,7 +71,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return await request_validation_exception_handler(request, exc)
 
 
-def create_app(store: Store, *, heartbeat: timedelta = timedelta(seconds=30)) -> FastAPI:
+def create_app(
+    store: Store,
+    *,
+    heartbeat: timedelta = timedelta(seconds=30),
+    oidc: OidcConfig | None = None,
+) -> FastAPI:
+    """The app over an open store. `heartbeat` is the agents' heartbeat interval (coverage
+    status derives from it); `oidc` turns on sign-in with an identity provider."""
     app = FastAPI(
         title="Lantern collector",
         version="1",
@@ -82,6 +90,7 @@ def create_app(store: Store, *, heartbeat: timedelta = timedelta(seconds=30)) ->
     app.state.store = store
     app.state.sessions = SessionStore(store.engine)  # type: ignore[attr-defined]
     app.state.heartbeat = heartbeat
+    app.state.oidc = OidcClient(oidc) if oidc is not None else None
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

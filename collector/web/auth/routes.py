@@ -9,7 +9,7 @@ import secrets
 from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
@@ -18,6 +18,8 @@ from collector.clock import utcnow
 from collector.security.credentials import hash_password, verify_password
 from collector.store import NotFound
 from collector.web.audit import record
+from collector.web.auth.oidc import STATE_COOKIE as OIDC_STATE_COOKIE
+from collector.web.auth.oidc import OidcClient, OidcError
 from collector.web.auth.sessions import ABSOLUTE, COOKIE, Session
 from collector.web.auth.throttle import LoginThrottle
 from collector.web.auth.totp import TotpStore, needs_totp, provisioning_uri
@@ -65,7 +67,12 @@ def _login_page(
     response = page(
         request,
         "login.html",
-        {"login_csrf": token, "error": error, "next": _safe_next(next_)},
+        {
+            "login_csrf": token,
+            "error": error,
+            "next": _safe_next(next_),
+            "oidc": oidc.config.label if (oidc := getattr(request.app.state, "oidc", None)) else "",
+        },
         status_code=status_code,
     )
     response.set_cookie(
@@ -238,3 +245,92 @@ def logout(request: Request, sessions: SessionsDep, _user: CurrentUser) -> Respo
 def home(user: CurrentUser) -> Response:
     """Each role's first page."""
     return RedirectResponse(HOME[user.role], status_code=303)
+
+
+def _oidc(request: Request) -> OidcClient:
+    client: OidcClient | None = getattr(request.app.state, "oidc", None)
+    if client is None:
+        raise HTTPException(404, "sign-in with an identity provider is not set up")
+    return client
+
+
+@router.get("/login/oidc")
+def oidc_start(request: Request) -> Response:
+    """Send the browser to the identity provider (Entra ID / OpenID Connect). Public."""
+    client = _oidc(request)
+    try:
+        url, cookie = client.start(str(request.url_for("oidc_callback")))
+    except OidcError as exc:
+        return _login_page(request, str(exc), 502)
+    response = RedirectResponse(url, status_code=303)
+    # Lax, not Strict: the provider's redirect back is a top-level navigation from its site.
+    response.set_cookie(
+        OIDC_STATE_COOKIE,
+        cookie,
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/login/oidc",
+    )
+    return response
+
+
+@router.get("/login/oidc/callback", name="oidc_callback")
+def oidc_callback(
+    request: Request,
+    store: StoreDep,
+    sessions: SessionsDep,
+    code: Annotated[str, Query(max_length=4096)] = "",
+    state: Annotated[str, Query(max_length=256)] = "",
+    error: Annotated[str, Query(max_length=256)] = "",
+) -> Response:
+    """The provider's answer: check it, then sign in the console user with that email. Public."""
+    client = _oidc(request)
+    ip = _client_ip(request)
+    now = utcnow()
+    if error or not code:
+        return _login_page(request, "Sign-in with the provider was cancelled or refused.", 401)
+    try:
+        identity = client.finish(
+            str(request.url_for("oidc_callback")),
+            request.cookies.get(OIDC_STATE_COOKIE, ""),
+            state,
+            code,
+        )
+    except OidcError as exc:
+        return _login_page(request, str(exc), 401)
+    throttle = LoginThrottle(store.engine)  # type: ignore[attr-defined]
+    try:
+        user = store.user_by_email(identity.email)
+    except NotFound:
+        user = None
+    if user is None or user.disabled:
+        throttle.record(identity.email, ip, "password", False, now)
+        record(
+            store,
+            identity.email,
+            "signin.failed",
+            "user",
+            identity.email,
+            {"ip": ip, "via": "oidc"},
+        )
+        return _login_page(
+            request, "You are signed in with your college account, but have no Lantern access.", 403
+        )
+    mfa_done = identity.mfa or not needs_totp(user.role)
+    throttle.record(identity.email, ip, "done" if mfa_done else "password", True, now)
+    if mfa_done:
+        record(
+            store,
+            user.email,
+            "signin.ok",
+            "user",
+            user.id,
+            {"ip": ip, "via": "oidc", "mfa": identity.mfa},
+        )
+    token = sessions.create(user.id, mfa_passed=mfa_done, ip=ip, now=now)
+    response = RedirectResponse(HOME[user.role] if mfa_done else "/login/totp", status_code=303)
+    set_session_cookie(request, response, token)
+    response.delete_cookie(OIDC_STATE_COOKIE, path="/login/oidc")
+    return response

@@ -1,7 +1,7 @@
 """IT pages: device status, enrolment tokens, policy editor, users — and no alert content."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +22,7 @@ def _row(html: str, device_id: str) -> str:
 
 
 def test_devices_page_shows_each_status(as_role: Any, store: SqlStore) -> None:
-    fresh = NOW - timedelta(seconds=10)
+    fresh = datetime.now(UTC) - timedelta(seconds=10)  # "online" is a matter of seconds
     online = add_device(store, "ONLINE", last_seen=fresh, last_event=fresh, agent_version="1.2.0")
     offline = add_device(
         store, "OFFLINE", last_seen=NOW - timedelta(hours=3), agent_version="1.2.0"

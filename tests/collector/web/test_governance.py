@@ -3,7 +3,7 @@ review as a page and a PDF — and nothing that identifies a student."""
 
 import random
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -16,6 +16,7 @@ from tests.collector.web.conftest import NOW, add_alert, add_device
 
 def _seed_fleet(store: SqlStore, n: int = 300) -> dict[str, int]:
     """Devices in mixed states; returns the figures computed independently of the app."""
+    now = datetime.now(UTC)  # not the import-time NOW: "online" is a matter of seconds
     rng = random.Random(7)
     truth = dict(enrolled=0, online=0, r24=0, r7=0, blind=0, never=0, missing=0)
     rows = ["Device name,Serial number,Primary user UPN,Device category"]
@@ -23,16 +24,16 @@ def _seed_fleet(store: SqlStore, n: int = 300) -> dict[str, int]:
         state = rng.choice(["online", "online", "offline", "missing", "never", "blind", "quiet"])
         serial = f"SN{i:04d}"
         seen = {
-            "online": NOW - timedelta(seconds=20),
-            "blind": NOW - timedelta(seconds=20),
-            "quiet": NOW - timedelta(seconds=20),
-            "offline": NOW - timedelta(hours=rng.randint(2, 100)),
-            "missing": NOW - timedelta(days=rng.randint(8, 60)),
+            "online": now - timedelta(seconds=20),
+            "blind": now - timedelta(seconds=20),
+            "quiet": now - timedelta(seconds=20),
+            "offline": now - timedelta(hours=rng.randint(2, 100)),
+            "missing": now - timedelta(days=rng.randint(8, 60)),
             "never": None,
         }[state]
         event = None
         if state in ("online", "blind"):
-            event = NOW - timedelta(hours=rng.randint(0, 23))
+            event = now - timedelta(hours=rng.randint(0, 23))
         elif state == "offline":
             event = seen
         caps = {"windows": "ok", "keyboard": "unavailable: wayland"} if state == "blind" else None
@@ -49,8 +50,8 @@ def _seed_fleet(store: SqlStore, n: int = 300) -> dict[str, int]:
         if not revoked:
             truth["enrolled"] += 1
             truth["online"] += state in ("online", "blind", "quiet")
-            truth["r24"] += event is not None and NOW - event <= timedelta(hours=24)
-            truth["r7"] += event is not None and NOW - event <= timedelta(days=7)
+            truth["r24"] += event is not None and now - event <= timedelta(hours=24)
+            truth["r7"] += event is not None and now - event <= timedelta(days=7)
             truth["blind"] += state == "blind"
             truth["never"] += state == "never"
             truth["missing"] += state == "missing"
