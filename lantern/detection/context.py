@@ -135,6 +135,8 @@ class ContextRules:
         overlaps = c.t0 < t1 and t0 < c.t1
         if cue.scope == "overlap":
             return overlaps
+        if cue.scope == "sentence_any":  # anywhere in the sentence, overlapping the hit or not
+            return sent[0] <= c.t0 and c.t1 <= sent[1]
         if cue.scope == "before":
             # may sit inside a composite hit ("X are not stupid"), never inside the negated part
             return (

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 SENTENCE = "."
 FUZZY_ANCHORS = frozenset(
-    {"hostile", "threat_call", "threat_verb", "negated_positive", "wish", "identity", "actor"}
+    {"hostile", "threat_call", "threat_verb", "negated_positive", "wish", "identity"}
 )
 QUOTE_TOKEN = '"'
 
@@ -41,7 +41,6 @@ class Engine:
         self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
         self.fuzzy = FuzzyIndex(lex, self.normaliser, known)
-        self.fuzzy.bind(self.matcher)
         self.load_seconds = 0.0
 
     @classmethod
@@ -99,13 +98,19 @@ class Engine:
         if not matches:
             return []
         sent_id, sent_bounds = _sentences(tokens)
-        fuzzy = self.fuzzy.find(tokens, starts, matches, sent_id)
-        if fuzzy:
-            # a misspelt word only counts next to an exact hostile phrase in its sentence
-            anchored = {
-                sent_id[m.t0] for m in matches if m.atom.set_name in FUZZY_ANCHORS and not m.fuzzy
-            }
-            matches = matches + [m for m in fuzzy if sent_id[m.t0] in anchored]
+        # misspelt words ("haet", "muslms", "blck") are corrected only in sentences that already
+        # hold an exact hostile or identity phrase, then the sentence is matched again
+        anchored = {sent_id[m.t0] for m in matches if m.atom.set_name in FUZZY_ANCHORS}
+        corr = self.fuzzy.corrections(tokens, anchored, sent_id) if anchored else {}
+        if corr:
+            s, off = _apply_corrections(tokens, starts, off, corr)
+            starts = token_starts(s)
+            tokens = s.split(" ")
+            tok_of = _token_index(starts, len(s))
+            matches = [
+                m if not any(t in corr for t in range(m.t0, m.t1)) else _as_fuzzy(m)
+                for m in self.matcher.find(s, starts, self.known)
+            ]
         raw = self._assemble(matches, sent_id)
         if not raw:
             return []
@@ -245,6 +250,32 @@ def _combine(
             neg = parts[e.negation_part].t0
             best = (ei, t0, t1, c0, c1, neg, len(parts))
     return best
+
+
+def _as_fuzzy(m: AtomMatch) -> AtomMatch:
+    return AtomMatch(m.atom, m.t0, m.t1, m.c0, m.c1, fuzzy=True)
+
+
+def _apply_corrections(
+    tokens: list[str], starts: list[int], off: list[int], corr: dict[int, str]
+) -> tuple[str, list[int]]:
+    """Replace corrected tokens; characters of a replaced token map onto the original token."""
+    out: list[str] = []
+    new_off: list[int] = []
+    for t, tok in enumerate(tokens):
+        if t:
+            out.append(" ")
+            new_off.append(off[starts[t] - 1])
+        src = off[starts[t] : starts[t] + len(tok)]
+        word = corr.get(t, tok)
+        out.append(word)
+        if len(word) == len(tok):
+            new_off.extend(src)
+        else:
+            k = len(word)
+            new_off.extend(src[(i * len(tok)) // k] for i in range(k - 1))
+            new_off.append(src[-1])
+    return "".join(out), new_off
 
 
 def _doubling_ok(matcher: Matcher, text: str, s: str, off: list[int], m: AtomMatch) -> bool:

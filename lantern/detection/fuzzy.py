@@ -7,8 +7,7 @@ sentences that already hold an exact lexicon match, only on tokens that are not 
 
 from __future__ import annotations
 
-from lantern.detection.lexicon import NO_INFLECT, Lexicon, inflections
-from lantern.detection.match import Atom, AtomMatch, Matcher
+from lantern.detection.lexicon import GAP, NO_INFLECT, Lexicon, inflections
 from lantern.detection.normalise import Normaliser
 
 MIN_LEN = 4
@@ -24,76 +23,47 @@ class FuzzyIndex:
     def __init__(self, lex: Lexicon, norm: Normaliser, known: frozenset[str]) -> None:
         self.known = known
         words: set[str] = set()
+
+        def add(phrase: str, inflect: bool) -> None:
+            for w in norm.normalise(phrase.replace(GAP, " ")).split(" "):
+                if len(w) >= MIN_LEN and w.isalpha() and w not in NO_INFLECT:
+                    words.update(inflections(w) if inflect else [w])
+
         for e in lex.entries:
             for p in e.phrases:
-                n = norm.normalise(p)
-                if " " not in n:
-                    words.update(inflections(n) if e.inflect else [n])
+                add(p, e.inflect)
         for name, ps in lex.sets.items():
-            if not lex.set_fuzzy.get(name, True):
-                continue
-            for p in ps:
-                n = norm.normalise(p)
-                if " " not in n:
-                    words.update(inflections(n) if lex.set_inflect.get(name, True) else [n])
-        self.words = frozenset(
-            w for w in words if len(w) >= MIN_LEN and w.isalpha() and w not in NO_INFLECT
-        )
+            if lex.set_fuzzy.get(name, True):
+                for p in ps:
+                    add(p, lex.set_inflect.get(name, True))
+        self.words = frozenset(words)
         index: dict[str, list[str]] = {}
         for w in sorted(self.words):
             for d in _deletes(w):
                 index.setdefault(d, []).append(w)
         self.index = index
-        self.matcher: Matcher | None = None
-
-    def bind(self, matcher: Matcher) -> None:
-        """Attach the matcher whose automaton holds the atoms for each word."""
-        self.matcher = matcher
 
     def lookup(self, tok: str) -> str | None:
-        """The lexicon word one edit away from ``tok``, if exactly one is closest."""
-        if len(tok) < MIN_LEN or not tok.isalpha() or tok in self.known or tok in self.words:
+        """The lexicon word one edit away from ``tok``, if there is one and ``tok`` is not a word."""
+        if len(tok) < MIN_LEN - 1 or not tok.isalpha() or tok in self.known or tok in self.words:
             return None
         cands: set[str] = set(self.index.get(tok, ()))  # a letter missing
         for d in _deletes(tok):
-            if d in self.words:  # a letter added
+            if d in self.words and len(d) >= MIN_LEN:  # a letter added
                 cands.add(d)
             cands.update(self.index.get(d, ()))  # changed or swapped letter
-        # a changed letter must not be the first one (``bate`` ≠ ``hate``)
-        cands = {c for c in cands if c[0] == tok[0] or len(c) != len(tok)}
+        # a changed first letter is a different word (``bate`` is not ``hate``)
+        cands = {c for c in cands if c[0] == tok[0] or len(c) != len(tok) or c[1:] == tok[1:][::-1]}
         if not cands:
             return None
         return min(cands, key=lambda c: (abs(len(c) - len(tok)), c))
 
-    def find(
-        self,
-        tokens: list[str],
-        starts: list[int],
-        matches: list[AtomMatch],
-        sent_id: list[int],
-    ) -> list[AtomMatch]:
-        """Extra (fuzzy) atom matches in sentences that already hold an exact match."""
-        if self.matcher is None or not matches:
-            return []
-        sentences = {sent_id[m.t0] for m in matches}
-        covered: set[int] = set()
-        for m in matches:
-            covered.update(range(m.t0, m.t1))
-        out: list[AtomMatch] = []
-        automaton = self.matcher.automaton
-        atoms: list[Atom] = self.matcher.atoms
+    def corrections(self, tokens: list[str], sentences: set[int], sent_id: list[int]) -> dict[int, str]:
+        """Token index → lexicon word, for unknown tokens in the given sentences."""
+        out: dict[int, str] = {}
         for t, tok in enumerate(tokens):
-            if t in covered or sent_id[t] not in sentences:
-                continue
-            w = self.lookup(tok)
-            if w is None:
-                continue
-            found = automaton.get(w, None)
-            if found is None:
-                continue
-            ids = found[1]
-            c0 = starts[t]
-            for i in ids:
-                if atoms[i].words == 1 and atoms[i].nseg == 1:
-                    out.append(AtomMatch(atoms[i], t, t + 1, c0, c0 + len(tok), fuzzy=True))
+            if sent_id[t] in sentences:
+                w = self.lookup(tok)
+                if w is not None:
+                    out[t] = w
         return out

@@ -12,6 +12,7 @@ known word (``therapist`` is not ``the rapist``).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import ahocorasick
@@ -104,7 +105,8 @@ class Matcher:
             keys.setdefault(v, set()).add(aid)
             if " " in v:
                 joined = v.replace(" ", "")
-                if len(joined) >= 6:
+                # "go die" must not become the word "godies"
+                if len(joined) >= 6 and joined not in self.known:
                     keys.setdefault(joined, set()).add(aid)
 
     def any_candidate(self, s: str) -> bool:
@@ -192,7 +194,7 @@ class Matcher:
 
 
 def _has_double(word: str) -> bool:
-    return any(a == b and a.isalpha() for a, b in zip(word, word[1:], strict=False))
+    return any(a == b and a.isalpha() for a, b in itertools.pairwise(word))
 
 
 def _token_index(starts: list[int], n: int) -> list[int]:

@@ -265,6 +265,8 @@ class Normaliser:
         tok = m.group()
         if tok in self.english or tok in self.vocab:
             return tok
+        if tok.endswith("s") and (tok[:-1] in self.english or tok[:-2] in self.english):
+            return tok  # plural or possessive ("jerky's" → "jerkys")
         n = len(tok)
         # best[i] = fewest pieces covering tok[:i]
         best: list[tuple[int, int] | None] = [None] * (n + 1)
@@ -275,8 +277,8 @@ class Normaliser:
                 continue
             for j in range(i + 1, min(n, i + 20) + 1):
                 piece = tok[i:j]
-                ok = piece in self.glue or piece in self.vocab or (
-                    len(piece) >= 3 and piece in self.english
+                ok = piece in self.glue or (
+                    len(piece) >= 3 and (piece in self.vocab or piece in self.english)
                 )
                 prev = best[j]
                 if ok and (prev is None or prev[0] > cur[0] + 1):
@@ -295,7 +297,9 @@ class Normaliser:
             return tok
         # proper-noun guard: look at the original capitalisation
         word = orig[off[m.start()] : off[m.end() - 1] + 1]
-        if word[:1].isupper() and word[1:].islower() and pieces[0] not in self.glue:
+        if word[:1].isupper() and word[1:].islower() and (
+            pieces[0] not in self.glue or not all(p in self.vocab for p in pieces[1:])
+        ):
             return tok
         return " ".join(pieces)
 
