@@ -30,6 +30,7 @@ from agent.observe.typed_text import DEFAULT_LIMIT, TypedBuffer
 from agent.observe.window import FocusState, FocusTracker, describe
 from agent.platform.base import (
     OK,
+    KeySource,
     PlatformBackend,
     WindowInfo,
     WindowSource,
@@ -169,7 +170,7 @@ class Observer:
         self._wall_clock_ns = wall_clock_ns
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._windows: WindowSource | None = None
-        self._keyboard: KeyboardListener | None = None
+        self._keyboard: KeySource | None = None
         self._consumer: threading.Thread | None = None
         self._started = False
         self._lock = threading.Lock()  # start/stop/set_policy from different threads
@@ -196,7 +197,7 @@ class Observer:
             self._consumer.start()
             self._windows = self._backend.window_source()
             self._windows.start(self._on_window)
-            self._keyboard = KeyboardListener(self._backend)
+            self._keyboard = self._new_keyboard()
             if self._policy.capture_typed:
                 self._keyboard.start(self._on_key)
 
@@ -245,10 +246,15 @@ class Observer:
             if self._started and self._keyboard is not None:
                 if old.capture_typed and not policy.capture_typed:
                     self._keyboard.stop(_STOP_TIMEOUT_S)
-                    self._keyboard = KeyboardListener(self._backend)  # type: ignore[arg-type]
+                    self._keyboard = self._new_keyboard()
                 elif policy.capture_typed and not old.capture_typed:
                     self._keyboard.start(self._on_key)
             self._queue.put(("policy", policy))
+
+    def _new_keyboard(self) -> KeySource:
+        backend = self._backend
+        assert backend is not None  # set in start()
+        return backend.key_source() or KeyboardListener(backend)
 
     def set_engine(self, engine: DetectionEngine) -> None:
         """Swap the detection engine live (a new lexicon from policy); the focused window's

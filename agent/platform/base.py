@@ -66,6 +66,18 @@ class WindowSource(Protocol):
         ...
 
 
+class KeySource(Protocol):
+    """A platform's own key capture, used instead of pynput where it is cheaper."""
+
+    def start(self, on_key: Callable[[Any, bool, float], None]) -> str:
+        """Start (non-blocking); returns the keyboard capability string."""
+        ...
+
+    def stop(self, timeout: float = 2.0) -> None: ...
+
+    def status(self) -> str: ...
+
+
 class PlatformBackend(Protocol):
     """One desktop platform: window focus and the preconditions for keyboard capture."""
 
@@ -89,6 +101,10 @@ class PlatformBackend(Protocol):
 
     def attach_keyboard(self, listener: Any) -> None:
         """Hand over a started pynput listener for platform upkeep (X11: keymap refreshes)."""
+        ...
+
+    def key_source(self) -> KeySource | None:
+        """The platform's own key capture, or ``None`` to use pynput."""
         ...
 
     def detach_keyboard(self, listener: Any) -> None:
@@ -124,6 +140,9 @@ class UnavailableBackend:
         return None
 
     def detach_keyboard(self, listener: Any) -> None:
+        return None
+
+    def key_source(self) -> KeySource | None:
         return None
 
     def level3_char(self, keysym: int, shift: bool) -> str | None:

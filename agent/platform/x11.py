@@ -72,6 +72,14 @@ class X11Backend:
         with self._keymap_lock:
             self._keyboard_listeners = [*self._keyboard_listeners, listener]
 
+    def key_source(self) -> Any:
+        """The lean RECORD reader when ``LANTERN_X11_KEYS=record``; else None (use pynput)."""
+        if os.environ.get("LANTERN_X11_KEYS", "").lower() != "record":
+            return None
+        from agent.platform.x11_record import X11KeyRecorder
+
+        return X11KeyRecorder(self.display)
+
     def detach_keyboard(self, listener: Any) -> None:
         """Stop refreshing ``listener``'s keymap. Once this returns no refresh is running, so the
         listener's X connection can be used to stop it without two threads on one connection."""

@@ -172,5 +172,8 @@ class ScriptedBackend:
     def detach_keyboard(self, listener: object) -> None:
         return None
 
+    def key_source(self) -> None:
+        return None
+
     def level3_char(self, keysym: int, shift: bool) -> str | None:
         return None

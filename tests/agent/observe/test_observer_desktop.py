@@ -236,3 +236,37 @@ def test_no_keys_lost_at_full_xdotool_speed(observed: tuple[Observer, ListSink, 
     while obs.stats.keys - before < len(text) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert obs.stats.keys - before == len(text), f"lost keys at {rate:.0f} chars/s"
+
+
+def test_lean_record_reader(desktop_apps: Desktop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opt-in RECORD reader (LANTERN_X11_KEYS=record) end to end: text, AltGr, a match."""
+    monkeypatch.setenv("LANTERN_X11_KEYS", "record")
+    desk = desktop_apps
+    engine = RecordingEngine()
+    obs = Observer(engine, ListSink(), ObservePolicy(), display=desk.display)
+    obs.start()
+    try:
+        assert obs.capabilities().keyboard == "ok"
+        desk.run("setxkbmap", "gb")
+        desk.xterm("Recorder")
+        wait_keyboard_ready(obs, desk)
+        desk.type("Hello, World ", delay_ms=5)
+        desk.key("ISO_Level3_Shift+4", "BackSpace", "ISO_Level3_Shift+4", "5")
+        time.sleep(0.3)
+        assert engine.scanners[-1].last.endswith("Hello, World €5")
+    finally:
+        desk.run("setxkbmap", "us")
+        t0 = time.monotonic()
+        obs.stop()
+        assert time.monotonic() - t0 < 1.0
+    sink = ListSink()
+    obs = Observer(load_engine(), sink, ObservePolicy(), display=desk.display)
+    obs.start()
+    try:
+        desk.xterm("Recorder 2")
+        wait_keyboard_ready(obs, desk)
+        desk.type(RISK_PHRASE + ".", delay_ms=5)
+        ev = sink.wait_for(lambda e: e.risk_match.title == "Recorder 2", 2.0)
+        assert ev is not None and ev.risk_match.category in ("suicide", "self_harm")
+    finally:
+        obs.stop()
