@@ -7,7 +7,7 @@ from agent.notice import TITLE, notification_command
 
 def test_linux_uses_libnotify(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/notify-send")
-    argv, env = notification_command("monitored by the college", "linux")  # type: ignore[misc]
+    argv, _env = notification_command("monitored by the college", "linux")  # type: ignore[misc]
     assert argv[0] == "notify-send" and argv[-2:] == [TITLE, "monitored by the college"]
 
 
