@@ -36,6 +36,18 @@ def display_names(store: Store, rows: list[dict[str, Any]]) -> dict[str, str]:
     return {s.os_user: s.display_name for s in subjects if s.display_name}
 
 
+def subject_for(store: Store, row: dict[str, Any]) -> Any:
+    """Who was at the keyboard, from the directory (None when it cannot say)."""
+    try:
+        from collector.directory.store import DirectoryStore
+
+        return DirectoryStore.for_store(store).resolve(
+            row["os_user"], row["device_id"], row["created_at"]
+        )
+    except Exception:  # the directory is optional; the login still shows
+        return None
+
+
 def _filter(category: str, status: str, site: str, student: str) -> casework.QueueFilter:
     if status not in ("open", "all", *casework.STATUSES):
         status = "open"
@@ -169,6 +181,7 @@ def alert_page(
             "timeline": casework.context_timeline(engine, row),
             "history": history,
             "notes": actions.AlertActions(store).notes(alert_id),
+            "subject": subject_for(store, row),
             "outcomes": actions.OUTCOMES,
             "error": error[:200],
         },
