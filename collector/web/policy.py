@@ -10,7 +10,7 @@ docs/console.md for the wiring).
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -19,6 +19,9 @@ from collector.store import Store
 from collector.web.audit import append, write
 from collector.web.models import policy_changes, policy_keywords, policy_settings
 from lantern.detection.lexicon import CATEGORIES
+
+if TYPE_CHECKING:
+    from lantern.v1 import lantern_pb2 as pb
 
 MAX_PHRASE = 128
 MAX_NOTICE = 2000
@@ -235,6 +238,34 @@ def change_log(store: Store, limit: int = 200) -> list[dict[str, Any]]:
     with _engine(store).connect() as conn:
         rows = conn.execute(select(c).order_by(c.c.id.desc()).limit(limit)).mappings()
         return [dict(r) for r in rows]
+
+
+def apply_to_base(base: "pb.Policy", engine: Engine) -> "pb.Policy":
+    """The collector's base policy with the editor's notice and exclusions (where set).
+
+    Ingest calls this before group policies refine it, so the editor's settings are the
+    fleet-wide defaults and a group can still add exclusions of its own.
+    """
+    from lantern.v1 import lantern_pb2 as pb
+
+    with engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                select(policy_settings.c.key, policy_settings.c.value).where(
+                    policy_settings.c.key.in_(("notice_text", "excluded_apps"))
+                )
+            ).all()
+        )
+    if not rows:
+        return base
+    out = pb.Policy()
+    out.CopyFrom(base)
+    if "notice_text" in rows:
+        out.notice_text = str(rows["notice_text"])
+    if "excluded_apps" in rows:
+        del out.excluded_apps[:]
+        out.excluded_apps.extend(str(app) for app in rows["excluded_apps"])
+    return out
 
 
 def overrides(engine: Engine) -> PolicyOverrides:

@@ -247,3 +247,15 @@ def test_sign_ins_are_in_the_audit_log(app: Any, store: SqlStore) -> None:
             )
         ]
     assert actions == ["signin.ok", "signin.failed"]
+
+
+def test_expired_sessions_and_old_attempts_can_be_purged(app: Any, store: SqlStore) -> None:
+    from collector.web.auth.sessions import SessionStore
+    from collector.web.auth.throttle import LoginThrottle
+
+    email = add_user(store, "trustee")
+    password_step(TestClient(app), email, "wrong password!!")
+    password_step(TestClient(app), email)
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert SessionStore(store.engine).purge(later) == 1
+    assert LoginThrottle(store.engine).purge(later) == 2

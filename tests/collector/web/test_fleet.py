@@ -206,3 +206,20 @@ def test_audit_log_page_verifies_the_chain_and_hides_students_from_it(
     it_page = as_role("it_admin").get("/audit").text
     assert "Hash chain intact" in it_page and "student.view" in it_page
     assert "hiddenkid" not in it_page
+
+
+def test_editor_settings_reach_the_base_policy(as_role: Any, store: SqlStore) -> None:
+    from lantern.v1 import lantern_pb2 as pb
+
+    base = pb.Policy(version=1, notice_text="default notice", excluded_apps=["keepassxc"])
+    assert policy.apply_to_base(base, store.engine) is base  # nothing edited: unchanged
+    it = as_role("it_admin")
+    it.post("/policy/excluded-apps", {"app": "kooth", "action": "add", "reason": "counselling"})
+    it.post(
+        "/policy/notice",
+        {"text": "Monitored by the safeguarding team at this college.", "reason": "clearer"},
+    )
+    out = policy.apply_to_base(base, store.engine)
+    assert out.notice_text.startswith("Monitored by the safeguarding team")
+    assert "kooth" in out.excluded_apps and "keepassxc" in out.excluded_apps
+    assert base.notice_text == "default notice"
