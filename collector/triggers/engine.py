@@ -86,10 +86,8 @@ class _BareIndex:
 
     def finish(self) -> None:
         if self.by_title:
-            combined = "|".join(
-                f"(?:{r.match.title.pattern})"
-                for r in self.by_title  # type: ignore[union-attr]
-            )
+            patterns = [r.match.title.pattern for r in self.by_title if r.match and r.match.title]
+            combined = "|".join(f"(?:{p})" for p in patterns)
             try:
                 self.title_prefilter = re.compile(combined, re.IGNORECASE)
             except re.error:  # e.g. inline global flags: fall back to checking each rule

@@ -85,3 +85,26 @@ class StaticResolver:
 
     def resolve(self, os_user: str, device_id: str, at: datetime) -> SubjectFacts:
         return self.facts.get(f"{os_user}@{device_id}") or self.facts.get(device_id) or UNKNOWN
+
+
+class CachedResolver:
+    """Wraps a resolver that queries the database (the directory's) with a short TTL cache per
+    (os_user, device): one lookup per login per `ttl_s`, not one per event."""
+
+    def __init__(self, inner: SubjectResolver, ttl_s: float = 30.0, max_entries: int = 20_000):
+        self.inner = inner
+        self.ttl = ttl_s
+        self.max = max_entries
+        self._cache: dict[tuple[str, str], tuple[float, SubjectFacts]] = {}
+
+    def resolve(self, os_user: str, device_id: str, at: datetime) -> SubjectFacts:
+        key = (os_user, device_id)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        facts = self.inner.resolve(os_user, device_id, at)
+        if len(self._cache) >= self.max:
+            self._cache.clear()
+        self._cache[key] = (now, facts)
+        return facts

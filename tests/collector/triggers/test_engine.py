@@ -125,6 +125,22 @@ def test_default_resolver_knows_device_groups() -> None:
     assert len(calls) == 1  # cached
 
 
+def test_cached_resolver_asks_once_per_login() -> None:
+    from collector.triggers.subjects import CachedResolver
+
+    class Counting:
+        calls = 0
+
+        def resolve(self, os_user: str, device_id: str, at: datetime) -> Facts:
+            Counting.calls += 1
+            return Facts(site="North")
+
+    r = CachedResolver(Counting())
+    assert [r.resolve("s1", "d1", T0).site for _ in range(3)] == ["North"] * 3
+    r.resolve("s2", "d1", T0)
+    assert Counting.calls == 2
+
+
 def test_bare_events_match_on_domain_app_and_title_pattern() -> None:
     e = engine(
         {"id": "d", "match": {"kind": "window_focus", "domain": ["bet365.com"]},
