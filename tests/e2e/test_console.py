@@ -226,6 +226,22 @@ def test_it_admin_creates_a_token_and_edits_the_lexicon(
     expect(page.locator("#users")).to_contain_text("it_admin")
     shot(page, "it-users")
 
+    page.get_by_role("link", name="Coverage").click()
+    page.get_by_label("Exported from").select_option("intune")
+    intune = (
+        "Device name,Serial number,Primary user UPN,Device category\r\n"
+        "ZOE-LAPTOP,SN-E2E-1,zoe@college.example,Year 12\r\n"
+        "SPARE-1,SN-SPARE-1,,Year 12\r\n"
+        "SPARE-2,SN-SPARE-2,,Staff\r\n"
+    )
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "intune.csv", "mimeType": "text/csv", "buffer": intune.encode()}]
+    )
+    page.get_by_role("button", name="Import (replaces the list)").click()
+    expect(page.locator("#fig-expected")).to_have_text("3")
+    expect(page.locator("#not-enrolled")).to_contain_text("SPARE-2")
+    shot(page, "it-coverage")
+
 
 def test_trustee_sees_coverage_and_downloads_the_report_without_identifiers(
     browser: Browser, console: Console, store: SqlStore, device_id: str, tmp_path: Path
