@@ -262,6 +262,17 @@ class Desktop:
             self._apps.pop().close()
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so a killed run (``timeout``,
+    Ctrl+C twice) leaves no Xvfb or window manager behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _start_xvfb(extra_args: Sequence[str] = ()) -> tuple[subprocess.Popen[bytes], str]:
     # -displayfd: Xvfb picks a free display number itself and writes it to us once it is
     # listening, so parallel runs never collide and nothing sleeps and hopes.
@@ -270,6 +281,7 @@ def _start_xvfb(extra_args: Sequence[str] = ()) -> tuple[subprocess.Popen[bytes]
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
          "-noreset", *extra_args],
         pass_fds=(write_fd,),
+        preexec_fn=_die_with_parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -301,7 +313,10 @@ def _start_window_manager(display: str) -> tuple[subprocess.Popen[bytes] | None,
         if shutil.which(wm) is None:
             continue
         env = {**os.environ, "DISPLAY": display}
-        proc = subprocess.Popen([wm], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [wm], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             out = subprocess.run(
