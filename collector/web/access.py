@@ -18,6 +18,7 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     # health and the API schema
     "GET /healthz": PUBLIC,
     "GET /openapi.json": PUBLIC,
+    "GET /docs": PUBLIC,
     # sign-in
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,

@@ -21,7 +21,7 @@ from collector.store import Store
 from collector.web.auth import routes as sign_in
 from collector.web.auth.oidc import OidcClient, OidcConfig
 from collector.web.auth.sessions import SessionStore
-from collector.web.console import audit_log, fleet, governance, policy, safeguarding
+from collector.web.console import api_docs, audit_log, fleet, governance, policy, safeguarding
 from collector.web.routes import alerts, coverage, devices, health
 from collector.web.security_headers import SecurityHeaders
 from collector.web.templating import STATIC_DIR, page
@@ -83,7 +83,8 @@ def create_app(
         title="Lantern collector",
         version="1",
         description="Safeguarding alerts, fleet health and monitoring coverage.",
-        # The stock Swagger page loads from a CDN and runs inline script; neither is allowed.
+        # The stock Swagger page loads from a CDN and runs inline script; neither is allowed,
+        # so /docs is console/api_docs.py with Swagger UI vendored under static/.
         docs_url=None,
         redoc_url=None,
     )
@@ -106,4 +107,5 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(governance.router)
     app.include_router(audit_log.router)
+    app.include_router(api_docs.router)
     return app

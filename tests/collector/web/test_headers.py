@@ -26,9 +26,17 @@ def _check_headers(response: Any) -> None:
 
 def test_headers_on_public_pages_api_and_errors(app: Any) -> None:
     client = TestClient(app)
-    for path in ("/login", "/healthz", "/api/v1/alerts", "/static/console.css", "/nope"):
+    for path in ("/login", "/docs", "/healthz", "/api/v1/alerts", "/static/console.css", "/nope"):
         _check_headers(client.get(path))
     assert client.get("/login").headers["cache-control"] == "no-store"
+
+
+def test_api_docs_are_served_locally(app: Any) -> None:
+    html = TestClient(app).get("/docs").text
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert scripts and all(src.startswith("/static/") for src in scripts)
+    for src in scripts:
+        assert TestClient(app).get(src).status_code == 200
 
 
 def test_no_page_has_inline_script_or_external_resources(as_role: Any, store: SqlStore) -> None:
