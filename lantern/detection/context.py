@@ -46,7 +46,7 @@ class ContextRules:
         keys: dict[str, set[str]] = {}
         for cue in self.cues.values():
             for p in cue.phrases:
-                n = norm.normalise(p)
+                n = norm.phrase(p)
                 if not n:
                     continue
                 for v in phrase_variants(n, cue.inflect):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Iterable
@@ -9,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lantern.detection.cache import cache_key, read_cache, write_cache
 from lantern.detection.context import ContextRules
 from lantern.detection.fuzzy import FuzzyIndex
 from lantern.detection.hit import Hit, bounded_matched, bounded_snippet
@@ -40,8 +42,15 @@ class Engine:
         self.known: frozenset[str] = known
         self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
-        self.fuzzy = FuzzyIndex(lex, self.normaliser, known)
-        self.load_seconds = 0.0
+        self._fuzzy: FuzzyIndex | None = None
+        self.load_seconds: float = 0.0
+
+    @property
+    def fuzzy(self) -> FuzzyIndex:
+        """The spelling index, built on first use (most texts never need it)."""
+        if self._fuzzy is None:
+            self._fuzzy = FuzzyIndex(self.lexicon, self.normaliser, self.known)
+        return self._fuzzy
 
     @classmethod
     def load(
@@ -50,10 +59,20 @@ class Engine:
         *,
         categories: Iterable[str] | None = None,
         languages: Iterable[str] | None = None,
+        cache: bool = True,
     ) -> Engine:
-        """Load a lexicon directory (default: the packaged lexicon) and compile it."""
+        """Load a lexicon directory (default: the packaged lexicon) and compile it.
+
+        The compiled engine is cached per lexicon version (see :mod:`lantern.detection.cache`),
+        so after the first run a load is one file read; ``cache=False`` always compiles.
+        """
         t = time.perf_counter()
-        engine = cls(load_lexicon(lexicon_dir, categories=categories, languages=languages))
+        key = cache_key(lexicon_dir, categories, languages) if cache else ""
+        engine = read_cache(key) if key else None
+        if not isinstance(engine, Engine):
+            engine = cls(load_lexicon(lexicon_dir, categories=categories, languages=languages))
+            if key:
+                write_cache(key, engine)
         engine.load_seconds = time.perf_counter() - t
         return engine
 
@@ -174,6 +193,11 @@ class Engine:
             for _ei, t0, t1, c0, c1, _neg, _n in _chain(-1, ms, sent_id):
                 atom = Atom(-1, name, 0, 1, pi, t1 - t0)
                 by_set.setdefault(name, []).append(AtomMatch(atom, t0, t1, c0, c1))
+        for name, (parts, gap) in self.lexicon.set_sequences.items():
+            if all(p in by_set for p in parts):
+                derived = _sequence(name, [by_set[p] for p in parts], gap, sent_id)
+                if derived:
+                    by_set.setdefault(name, []).extend(derived)
         if by_set:
             for ei, e in enumerate(self.entries):
                 if (
@@ -210,6 +234,29 @@ def _chain(
             cur = min(nxt, key=lambda m: m.t0)
         if ok:
             out.append((ei, first.t0, cur.t1, first.c0, cur.c1, first.t0, nseg))
+    return out
+
+
+def _sequence(
+    name: str, parts: list[list[AtomMatch]], gap: int, sent_id: list[int]
+) -> list[AtomMatch]:
+    """Matches of a derived set: one match of each part, in order, at most ``gap`` tokens apart."""
+    out: list[AtomMatch] = []
+    for first in parts[0]:
+        cur = first
+        fuzzy = first.fuzzy
+        for ms in parts[1:]:
+            nxt = [
+                m for m in ms
+                if cur.t1 <= m.t0 <= cur.t1 + gap and sent_id[m.t0] == sent_id[first.t0]
+            ]
+            if not nxt:
+                break
+            cur = min(nxt, key=lambda m: (m.t0, -m.t1))
+            fuzzy = fuzzy or cur.fuzzy
+        else:
+            atom = Atom(-1, name, 0, 1, 0, cur.t1 - first.t0)
+            out.append(AtomMatch(atom, first.t0, cur.t1, first.c0, cur.c1, fuzzy))
     return out
 
 
@@ -354,6 +401,7 @@ def _resolve_overlaps(hits: list[tuple[Hit, int, int]]) -> list[Hit]:
     return [h for h, _, _ in kept]
 
 
+@functools.lru_cache(maxsize=1)
 def _known_words() -> frozenset[str]:
     """Ordinary words that contain lexicon atoms or sit one edit away from them (never split or
     fuzzy-matched): derived from a dictionary by ``bench/detection/build_known.py``."""

@@ -25,7 +25,7 @@ class FuzzyIndex:
         words: set[str] = set()
 
         def add(phrase: str, inflect: bool) -> None:
-            for w in norm.normalise(phrase.replace(GAP, " ")).split(" "):
+            for w in norm.phrase(phrase.replace(GAP, " ")).split(" "):
                 if len(w) >= MIN_LEN and w.isalpha() and w not in NO_INFLECT:
                     words.update(inflections(w) if inflect else [w])
 

@@ -67,7 +67,7 @@ class Matcher:
             for pi, phrase in enumerate(e.phrases):
                 segs = [s.strip() for s in phrase.split(GAP)]
                 for si, seg in enumerate(segs):
-                    n = norm.normalise(seg)
+                    n = norm.phrase(seg)
                     if not n:
                         continue
                     atom = Atom(ei, "", si, len(segs), pi, n.count(" ") + 1)
@@ -79,7 +79,7 @@ class Matcher:
             for pi, phrase in enumerate(phrases):
                 segs = [s.strip() for s in phrase.split(GAP)]
                 for si, seg in enumerate(segs):
-                    n = norm.normalise(seg)
+                    n = norm.phrase(seg)
                     if n:
                         atom = Atom(-1, name, si, len(segs), pi, n.count(" ") + 1)
                         self._add(keys, atom, n, inflect, seg.lower())

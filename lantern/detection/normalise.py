@@ -181,6 +181,7 @@ class Normaliser:
         self.vocab: frozenset[str] = frozenset(vocab)
         self.english = english
         self.glue = glue
+        self._memo: dict[str, str] = {}
         by_len: dict[int, list[str]] = {}
         for w in self.vocab:
             by_len.setdefault(len(w), []).append(w)
@@ -192,6 +193,14 @@ class Normaliser:
         b = _Buf(text, None)
         self._run(b)
         return b.s
+
+    def phrase(self, text: str) -> str:
+        """:meth:`normalise` for lexicon phrases, memoised (phrases repeat across entries)."""
+        memo = self._memo
+        got = memo.get(text)
+        if got is None:
+            got = memo[text] = self.normalise(text)
+        return got
 
     def screen(self, text: str) -> str:
         """A cheap form for screening: the same letters as :meth:`normalise`, but punctuation

@@ -30,6 +30,7 @@ killed, killing, killer) unless ``inflect: false``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -144,6 +145,9 @@ class Lexicon:
     sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     set_inflect: dict[str, bool] = field(default_factory=dict)
     set_fuzzy: dict[str, bool] = field(default_factory=dict)
+    # derived sets: a set also matches when its component sets occur in order, at most `gap`
+    # tokens apart ("not" … "human")
+    set_sequences: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)
     cues: dict[str, Cue] = field(default_factory=dict)
     version: str = ""
 
@@ -183,6 +187,10 @@ def load_lexicon(
         for s in (*e.all_of, *e.requires):
             if s not in lex.sets:
                 raise LexiconError(f"{e.id}: unknown set {s!r}")
+    for name, (parts, _gap) in lex.set_sequences.items():
+        for s in parts:
+            if s not in lex.sets or s in lex.set_sequences:
+                raise LexiconError(f"set {name}: sequence part {s!r} must be a plain set")
     return lex
 
 
@@ -208,6 +216,8 @@ def _add_set(lex: Lexicon, sname: str, spec: Any, fname: str) -> None:
         phrases = list(spec.get("phrases") or [])
         inflect = bool(spec.get("inflect", True))
         fuzzy = bool(spec.get("fuzzy", True))
+        if spec.get("sequence"):
+            lex.set_sequences[sname] = (tuple(spec["sequence"]), int(spec.get("gap", 3)))
         # "product": every combination of one phrase from each list ("not" x "welcome")
         lists = spec.get("product") or []
         if lists:
@@ -300,6 +310,7 @@ def site_phrase(site: str) -> str:
     return " ".join(labels)
 
 
+@functools.lru_cache(maxsize=65536)
 def inflections(word: str) -> list[str]:
     """Regular inflections of a (normalised, squeezed) word; the word itself first."""
     if len(word) < 3 or word in NO_INFLECT or not any(c in "aeiouy" for c in word):
@@ -355,8 +366,10 @@ def vocabulary(lex: Lexicon) -> frozenset[str]:
     """Words of the lexicon (normalised without a vocabulary) used to resolve leet and masks."""
     plain = Normaliser()
     words: set[str] = set()
-    for p in iter_phrases(lex):
-        for w in plain.normalise(p.replace(GAP, " ")).split(" "):
-            if w.isalpha():
-                words.update(inflections(w))
-    return frozenset(words)
+    for p in set(iter_phrases(lex)):
+        words.update(plain.normalise(p.replace(GAP, " ")).split(" "))
+    out: set[str] = set()
+    for w in words:
+        if w.isalpha():
+            out.update(inflections(w))
+    return frozenset(out)
