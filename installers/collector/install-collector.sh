@@ -1,7 +1,10 @@
 #!/bin/bash
 # Install the Lantern collector as a systemd service on a Debian 12 server (run as root):
 #
-#   installers/collector/install-collector.sh [--source DIR-OR-WHEEL] [--no-start]
+#   installers/collector/install-collector.sh [--source DIR-OR-WHEEL] [--wheels DIR] [--no-start]
+#
+# --wheels DIR installs offline from a wheelhouse (made elsewhere with
+# `pip wheel '.[collector]' -w DIR` by the same Python version), for servers without internet.
 #
 # - /opt/lantern-collector/venv: the collector and its dependencies (pip, from --source: this
 #   checkout by default, or a built wheel), with the system python3;
@@ -13,9 +16,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SOURCE=$(cd "$HERE/../.." && pwd)
 START=1
+WHEELS=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--source) SOURCE=$2; shift 2 ;;
+	--wheels) WHEELS=$2; shift 2 ;;
 	--no-start) START=0; shift ;;
 	*) echo "unknown argument: $1" >&2; exit 2 ;;
 	esac
@@ -24,8 +29,12 @@ done
 
 PREFIX=/opt/lantern-collector
 python3 -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
-"$PREFIX/venv/bin/python" -m pip install -q "$SOURCE[collector]"
+if [ -n "$WHEELS" ]; then
+	"$PREFIX/venv/bin/python" -m pip install -q --no-index --find-links "$WHEELS" "$SOURCE[collector]"
+else
+	"$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
+	"$PREFIX/venv/bin/python" -m pip install -q "$SOURCE[collector]"
+fi
 install -D -m 0644 "$HERE/../../docs/deployment.md" "$PREFIX/docs/deployment.md" 2>/dev/null || true
 
 install -D -m 0644 "$HERE/lantern-collector.sysusers" /usr/lib/sysusers.d/lantern-collector.conf

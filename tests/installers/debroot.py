@@ -30,15 +30,15 @@ def _debootstrap_version() -> str:
     return out.stdout.strip()
 
 
-def cache_key() -> str:
-    spec = "|".join([SUITE, VARIANT, ",".join(INCLUDE), MIRROR, _debootstrap_version()])
+def cache_key(include: tuple[str, ...] = INCLUDE) -> str:
+    spec = "|".join([SUITE, VARIANT, ",".join(include), MIRROR, _debootstrap_version()])
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
-def cached_root() -> Path:
+def cached_root(include: tuple[str, ...] = INCLUDE) -> Path:
     """The pristine debootstrapped root, made on first use (under a lock: parallel runs wait)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    root = CACHE / cache_key()
+    root = CACHE / cache_key(include)
     with (CACHE / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (root / ".complete").exists():
@@ -49,7 +49,7 @@ def cached_root() -> Path:
             [
                 "debootstrap",
                 f"--variant={VARIANT}",
-                f"--include={','.join(INCLUDE)}",
+                f"--include={','.join(include)}",
                 SUITE,
                 str(partial),
                 MIRROR,
@@ -147,9 +147,9 @@ class DebRoot:
 
 
 @contextlib.contextmanager
-def debroot(workdir: Path) -> Iterator[DebRoot]:
+def debroot(workdir: Path, include: tuple[str, ...] = INCLUDE) -> Iterator[DebRoot]:
     """A fresh copy of the cached root under `workdir`, /proc mounted, cleaned up afterwards."""
-    source = cached_root()
+    source = cached_root(include)
     path = workdir / "debroot"
     subprocess.run(["cp", "-a", str(source), str(path)], check=True)
     subprocess.run(["mount", "-t", "proc", "proc", str(path / "proc")], check=True)

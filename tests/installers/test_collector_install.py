@@ -1,0 +1,164 @@
+"""install-collector.sh run for real in a debootstrapped Debian 12 root, offline from a wheelhouse
+built here; the collector then started the way its systemd unit starts it (user, environment,
+ExecStart), an enrolment token made with the admin wrapper, and an agent on this machine enrolled
+against it over loopback."""
+
+import configparser
+import os
+import shlex
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.installers.conftest import INSTALLERS, ROOT, need
+from tests.installers.debroot import DebRoot, debroot
+
+pytestmark = [pytest.mark.installers, pytest.mark.timeout(900)]
+
+WHEEL_CACHE = Path(os.environ.get("LANTERN_WHEEL_CACHE", "/var/tmp/lantern-wheels"))
+
+
+def wheelhouse(tmp: Path) -> Path:
+    """The project's wheel (built from a copy of the checkout, never in it) plus every wheel the
+    collector needs, for /usr/bin/python3; dependencies are cached between runs."""
+    src = tmp / "src"
+    files = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
+        capture_output=True, check=True,
+    ).stdout.split(b"\0")  # fmt: skip
+    for name in filter(None, (f.decode() for f in files)):
+        if (ROOT / name).is_file() and not name.startswith(("tests/", "bench/", "docs/")):
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes((ROOT / name).read_bytes())
+    venv = tmp / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin/python"), "-m", "pip", "-q", "--disable-pip-version-check"]
+    out = tmp / "wheels"
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(out), str(src)], check=True)
+    cache = WHEEL_CACHE / "collector-cp311"
+    cache.mkdir(parents=True, exist_ok=True)
+    (project,) = out.glob("lantern-*.whl")
+    subprocess.run(
+        [*pip, "wheel", "--no-cache-dir", "--find-links", str(cache), "-w", str(cache),
+         f"{project}[collector]"],
+        check=True, timeout=1200,
+    )  # fmt: skip
+    for wheel in cache.glob("*.whl"):
+        if not wheel.name.startswith("lantern-"):
+            (out / wheel.name).write_bytes(wheel.read_bytes())
+    return out
+
+
+def unit_service() -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(INSTALLERS / "collector" / "lantern-collector.service")
+    return parser["Service"]
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"collector not healthy: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> DebRoot:
+    if os.geteuid() != 0:
+        pytest.skip("installing into a debootstrap root needs root (chroot, mount)")
+    need("debootstrap", "chroot", "/usr/bin/python3")
+    with debroot(tmp_path, include=("python3", "python3-venv")) as r:
+        yield r
+
+
+def test_install_collector_then_run_it_as_the_unit_does_and_enrol_an_agent(
+    root: DebRoot, tmp_path: Path
+) -> None:
+    wheels = wheelhouse(tmp_path / "build")
+    (project,) = wheels.glob("lantern-*.whl")
+    subprocess.run(["cp", "-a", str(wheels), str(root.path / "tmp/wheels")], check=True)
+    (root.path / "src/installers").mkdir(parents=True)
+    subprocess.run(
+        ["cp", "-a", str(INSTALLERS / "collector"), str(root.path / "src/installers/")], check=True
+    )
+    started = time.monotonic()
+    result = root.run(
+        "bash", "/src/installers/collector/install-collector.sh", "--no-start",
+        "--source", f"/tmp/wheels/{project.name}", "--wheels", "/tmp/wheels", timeout=600,
+    )  # fmt: skip
+    print(f"install-collector.sh took {time.monotonic() - started:.0f} s")
+    assert "installed" in result.stdout
+
+    # What the script put in place.
+    unit = root.path / "etc/systemd/system/lantern-collector.service"
+    assert unit.read_text() == (INSTALLERS / "collector/lantern-collector.service").read_text()
+    passwd = root.run("getent", "passwd", "lantern").stdout.strip().split(":")
+    assert passwd[5] == "/var/lib/lantern" and passwd[6] == "/usr/sbin/nologin"
+    assert int(passwd[2]) < 1000  # a system user
+    env_file = root.path / "etc/lantern/collector.env"
+    assert env_file.stat().st_mode & 0o777 == 0o640
+    assert root.run("stat", "-c", "%U:%G %a", "/etc/lantern/collector.env").stdout.split() == [
+        "root:lantern", "640",
+    ]  # fmt: skip
+    assert root.run("stat", "-c", "%U %a", "/var/lib/lantern").stdout.split() == ["lantern", "750"]
+    assert (root.path / "usr/local/sbin/lantern-collector-admin").stat().st_mode & 0o111
+    assert root.run("/opt/lantern-collector/venv/bin/python", "-c", "import fastapi, collector")
+
+    # Loopback ports for this test in the settings file, as an admin would edit it.
+    grpc, enrol, http = (f"127.0.0.1:{free_port()}" for _ in range(3))
+    text = env_file.read_text()
+    for key, value in (("LANTERN_GRPC", grpc), ("LANTERN_ENROL", enrol), ("LANTERN_HTTP", http)):
+        text = "\n".join(
+            f"{key}={value}" if line.startswith(f"{key}=") else line for line in text.splitlines()
+        )
+    env_file.write_text(text + "\n")
+
+    # Start it the way the unit does: its User, Environment, EnvironmentFile and ExecStart.
+    service = unit_service()
+    environment = service["Environment"]
+    env_path = service["EnvironmentFile"].lstrip("-")
+    command = (
+        f"set -a; {environment}; . {env_path}; set +a; "
+        f"exec runuser -u {service['User']} -- {service['ExecStart']}"
+    )
+    log = tmp_path / "collector.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            ["chroot", str(root.path), "sh", "-c", command],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_healthy(f"http://{http}/healthz", process, log)
+        ca_key = root.run("stat", "-c", "%U %a", "/var/lib/lantern/ca/ca.key").stdout.split()
+        assert ca_key == ["lantern", "600"]
+
+        # The admin wrapper makes a token (as the lantern user, with the service's settings)...
+        token = root.run(
+            "/usr/local/sbin/lantern-collector-admin", "tokens", "create", "--uses", "1",
+            "--expires", "1h",
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        # ... and an agent on this machine enrols with it over loopback.
+        state = tmp_path / "agent"
+        agent = Path(sys.executable).parent / "lantern-agent"
+        enrolled = subprocess.run(
+            [str(agent), "--state-dir", str(state), "enrol", "--collector", grpc,
+             "--enrol-address", enrol, "--token", token],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert enrolled.returncode == 0, enrolled.stderr
+        devices = root.run("/usr/local/sbin/lantern-collector-admin", "devices", "list").stdout
+        assert os.uname().nodename in devices
+    finally:
+        root.stop(process)
+    assert shlex.split(service["ExecStart"])[-1] == "serve"
