@@ -46,6 +46,8 @@ class Sampler:
     """CPU and RSS of the collector (and the load generator) sampled once a second."""
 
     pids: dict[str, int]
+    # Processes whose children count too (PostgreSQL: the postmaster and its backends).
+    trees: dict[str, int] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
     rss: dict[str, list[int]] = field(default_factory=dict)
@@ -63,7 +65,21 @@ class Sampler:
                 procs[name].cpu_percent()
             except psutil.Error:
                 pass
+        tree_procs: dict[str, dict[int, psutil.Process]] = {name: {} for name in self.trees}
         while not self._stop.wait(1.0):
+            for name, pid in self.trees.items():
+                try:
+                    members = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+                except psutil.Error:
+                    continue
+                total = 0.0
+                for member in members:
+                    known = tree_procs[name].setdefault(member.pid, member)
+                    try:
+                        total += known.cpu_percent()
+                    except psutil.Error:
+                        pass
+                self.cpu.setdefault(name, []).append(total)
             for name, p in procs.items():
                 try:
                     cpu = p.cpu_percent()
@@ -110,12 +126,13 @@ def run_loadgen_process(
     profile_for: float = 15.0,
     profile_out: Path | None = None,
     during: Callable[[], None] | None = None,
+    trees: dict[str, int] | None = None,
 ) -> tuple[dict[str, Any], Sampler, Profile | None]:
     """Run the load generator as its own process; sample both processes; optionally profile."""
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
-    sampler = Sampler({"collector": collector.pid, "loadgen": proc.pid})
+    sampler = Sampler({"collector": collector.pid, "loadgen": proc.pid}, trees or {})
     sampler.start()
     prof = None
     if profile_after is not None and profile_out is not None:
@@ -181,6 +198,7 @@ def throughput(
             profile_after=min(8.0, args.duration / 3) if args.profile else None,
             profile_for=min(15.0, args.duration / 2),
             profile_out=work / f"{name}-profile.txt",
+            trees={"postgres": pid} if pg and (pid := pg.postmaster_pid()) else None,
         )
         rows, distinct = count_events(url)
     finally:
@@ -197,6 +215,8 @@ def throughput(
         "error_kinds": result["error_kinds"],
         "collector_cpu_pct": sampler.mean_cpu("collector"),
         "loadgen_cpu_pct": sampler.mean_cpu("loadgen"),
+        "postgres_cpu_pct": sampler.mean_cpu("postgres") if pg else None,
+        "machine_load_after": round(os.getloadavg()[0], 1),
         "collector_peak_rss_mb": round(sampler.peak_rss.get("collector", 0) / 2**20, 1),
         "timeline": result["timeline"],
     }
