@@ -2,6 +2,7 @@
 
 import configparser
 import email.parser
+import os
 import re
 import subprocess
 import tomllib
@@ -177,3 +178,18 @@ def test_lintian_reports_no_errors(deb: Path) -> None:
         if line.startswith("W:"):
             tag = line.split()[2]
             assert tag in documented, f"undocumented lintian warning {tag}"
+
+
+def test_user_unit_verifies_with_systemd(deb_tree: Path, tmp_path: Path) -> None:
+    need("systemd-analyze")
+    text = (deb_tree / "usr/lib/systemd/user/lantern-agent.service").read_text()
+    # ExecStart must exist for verify: point it at a stand-in (its real path is checked above).
+    unit = tmp_path / "lantern-agent.service"
+    unit.write_text(text.replace("/opt/lantern-agent/bin/lantern-agent-session", "/bin/true"))
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    result = subprocess.run(
+        ["systemd-analyze", "--user", "--man=no", "verify", str(unit)],
+        capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
