@@ -71,6 +71,17 @@ def _digest(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+def lock(conn: Connection) -> None:
+    """Take the chain lock now (PostgreSQL: row lock on the chain head until commit).
+
+    Writers that also lock alert rows call this first, so every transaction takes the chain
+    before any alert row and two of them can never wait on each other in opposite orders.
+    """
+    conn.execute(
+        select(audit_chain.c.last_seq).where(audit_chain.c.name == CHAIN).with_for_update()
+    ).first()
+
+
 def append(
     conn: Connection,
     *,

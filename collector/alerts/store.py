@@ -167,6 +167,8 @@ def _fold(conn: Connection, c: AlertCandidate, now: datetime, kind: str) -> int 
         )
     )
     if c.severity > severity:
+        # A newly severe alert starts its escalation clock now, not when it was first raised.
+        conn.execute(update(a).where(a.c.id == alert_id).values(escalated_at=now))
         audit.append(
             conn,
             actor=SYSTEM,
@@ -267,6 +269,9 @@ def raise_candidates(
     """Create or fold alerts for trigger candidates inside the caller's transaction."""
     raised = updated = 0
     ids: list[int] = []
+    candidates = list(candidates)
+    if candidates:
+        audit.lock(conn)  # lock order: audit chain, then alert rows (see audit.lock)
     for c in candidates:
         if c.kind == "cluster":
             alert_id, created = _raise_cluster(conn, c, now)
@@ -462,6 +467,7 @@ class AlertStore:
         allowed, to = TRANSITIONS[action]
         a = m.alerts
         with self.store._write() as conn:
+            audit.lock(conn)
             current = conn.execute(
                 select(a.c.status, a.c.acknowledged_at).where(a.c.id == alert_id).with_for_update()
             ).first()
@@ -533,6 +539,7 @@ class AlertStore:
         text = check_note(text)
         n = am.alert_notes
         with self.store._write() as conn:
+            audit.lock(conn)
             if conn.execute(select(m.alerts.c.id).where(m.alerts.c.id == alert_id)).first() is None:
                 raise NotFound(f"no alert {alert_id}")
             res = conn.execute(
@@ -609,6 +616,7 @@ class AlertStore:
         False when someone acknowledged it (or another replica escalated it) meanwhile."""
         a = m.alerts
         with self.store._write() as conn:
+            audit.lock(conn)
             res = conn.execute(
                 update(a)
                 .where(a.c.id == alert_id, a.c.status == "new", a.c.escalation_step == from_step)

@@ -167,6 +167,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kind", "period_start", name="uq_reports_period"),
     )
+    # The chain head exists from the start, so the first writers never race to create it.
+    op.execute(
+        "INSERT INTO audit_chain (name, last_seq, last_hash) VALUES ('main', 0, '"
+        + "0" * 64
+        + "')"
+    )
     _append_only_audit()
 
 
