@@ -267,6 +267,7 @@ def _combine(
     best: tuple[int, int, int, int, int, int, int] | None = None
     best_span = 1 << 30
     names = e.all_of
+    whole_text = e.scope == "text"
     for anchor in by_set[names[0]]:
         sid = sent_id[anchor.t0]
         parts = [anchor]
@@ -274,7 +275,7 @@ def _combine(
             cands = [
                 m
                 for m in by_set[n]
-                if sent_id[m.t0] == sid
+                if (whole_text or sent_id[m.t0] == sid)
                 and all(m.t1 <= p.t0 or p.t1 <= m.t0 for p in parts)
             ]
             if not cands:

@@ -269,8 +269,8 @@ class Normaliser:
 
     def _segment(self, m: re.Match[str], orig: str, off: list[int]) -> str:
         """Split a run-together token ("muchdisdain", "ihate") into known words, but only when
-        the token is not itself a word, one piece is a lexicon word, and it is not a proper
-        noun (place names such as Penistone keep their letters together)."""
+        the token is not itself a word, one piece is a lexicon word, and it is not capitalised
+        like a proper noun (Penistone, Ivanhoe keep their letters together)."""
         tok = m.group()
         if tok in self.english or tok in self.vocab:
             return tok
@@ -306,9 +306,7 @@ class Normaliser:
             return tok
         # proper-noun guard: look at the original capitalisation
         word = orig[off[m.start()] : off[m.end() - 1] + 1]
-        if word[:1].isupper() and word[1:].islower() and (
-            pieces[0] not in self.glue or not all(p in self.vocab for p in pieces[1:])
-        ):
+        if word[:1].isupper() and word[1:].islower():
             return tok
         return " ".join(pieces)
 

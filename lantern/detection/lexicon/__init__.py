@@ -119,6 +119,8 @@ class Entry:
     # composite entries: sets that must also occur somewhere in the text (not only this sentence),
     # e.g. a group named earlier and referred to as "they" ("X are everywhere. They are vermin.")
     requires: tuple[str, ...] = ()
+    # composite entries: "sentence" (parts in one sentence) or "text" (anywhere within window)
+    scope: str = "sentence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +295,7 @@ def _load_category(
                 negation_part=int(spec.get("negation_part", -1)),
                 standalone=bool(spec.get("standalone", False)),
                 requires=tuple(spec.get("requires") or ()),
+                scope=str(spec.get("scope", "sentence")),
             )
         )
 
