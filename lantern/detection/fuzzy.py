@@ -17,6 +17,17 @@ def _deletes(w: str) -> set[str]:
     return {w[:i] + w[i + 1 :] for i in range(len(w))}
 
 
+def _edit_rank(tok: str, cand: str) -> int:
+    """Prefer the commonest typing slips: a swapped or dropped letter, then an extra letter,
+    then a changed one."""
+    if len(cand) == len(tok) + 1:
+        return 0
+    if len(cand) == len(tok):
+        diff = [i for i in range(len(tok)) if tok[i] != cand[i]]
+        return 0 if len(diff) == 2 and diff[1] == diff[0] + 1 else 2
+    return 1
+
+
 class FuzzyIndex:
     """Maps misspelled tokens to lexicon words."""
 
@@ -25,8 +36,12 @@ class FuzzyIndex:
         words: set[str] = set()
 
         def add(phrase: str, inflect: bool) -> None:
-            for w in norm.phrase(phrase.replace(GAP, " ")).split(" "):
-                if len(w) >= MIN_LEN and w.isalpha() and w not in NO_INFLECT:
+            ws = norm.phrase(phrase.replace(GAP, " ")).split(" ")
+            # words of longer phrases ("go back to") only when they are long enough to be
+            # distinctive, so "blck" becomes "black", not "back"
+            least = MIN_LEN if len(ws) == 1 else 5
+            for w in ws:
+                if len(w) >= least and w.isalpha() and w not in NO_INFLECT:
                     words.update(inflections(w) if inflect else [w])
 
         for e in lex.entries:
@@ -56,7 +71,7 @@ class FuzzyIndex:
         cands = {c for c in cands if c[0] == tok[0] or len(c) != len(tok) or c[1:] == tok[1:][::-1]}
         if not cands:
             return None
-        return min(cands, key=lambda c: (abs(len(c) - len(tok)), c))
+        return min(cands, key=lambda c: (_edit_rank(tok, c), c))
 
     def corrections(self, tokens: list[str], sentences: set[int], sent_id: list[int]) -> dict[int, str]:
         """Token index → lexicon word, for unknown tokens in the given sentences."""
