@@ -101,8 +101,14 @@ class AlertJobs:
         return n
 
     def weekly_report_once(self, now: datetime, force: bool = False) -> dict[str, Any] | None:
-        report = run_weekly_report(self.alerts, self.store.list_devices(), self.config,
-                                   self.rules.calendar, now, force=force)
+        report = run_weekly_report(
+            self.alerts,
+            self.store.list_devices(),
+            self.config,
+            self.rules.calendar,
+            now,
+            force=force,
+        )
         if report is not None:
             self.dispatcher.wake.set()
         return report

@@ -43,9 +43,14 @@ def _tta(alerts: Sequence[AlertRecord]) -> dict[str, Any]:
     return out
 
 
-def build_weekly(alerts: AlertStore, devices: Sequence[DeviceRecord], start: datetime,
-                 end: datetime, now: datetime, offline_after: timedelta = timedelta(days=3)
-                 ) -> dict[str, Any]:
+def build_weekly(
+    alerts: AlertStore,
+    devices: Sequence[DeviceRecord],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    offline_after: timedelta = timedelta(days=3),
+) -> dict[str, Any]:
     raised = alerts.alerts_between(start, end)
     content = [a for a in raised if a.category != "coverage"]
     coverage = [a for a in raised if a.category == "coverage"]
@@ -56,9 +61,11 @@ def build_weekly(alerts: AlertStore, devices: Sequence[DeviceRecord], start: dat
     reporting = [d for d in live if d.last_seen_at and end - d.last_seen_at <= timedelta(days=1)]
     never = [d for d in live if d.last_seen_at is None]
     offline = [d for d in live if d.last_seen_at and end - d.last_seen_at > offline_after]
-    blind = [d for d in live
-             if any(v and v != "ok" for k, v in d.capabilities.items()
-                    if k in ("windows", "keyboard"))]
+    blind = [
+        d
+        for d in live
+        if any(v and v != "ok" for k, v in d.capabilities.items() if k in ("windows", "keyboard"))
+    ]
     return {
         "kind": KIND,
         "period": {"start": start.isoformat(), "end": end.isoformat()},
@@ -67,17 +74,23 @@ def build_weekly(alerts: AlertStore, devices: Sequence[DeviceRecord], start: dat
             "total": len(content),
             "clusters": sum(1 for a in content if a.kind == "cluster"),
             "by_category": dict(Counter(a.category for a in content).most_common()),
-            "by_severity": {str(s): n for s, n in sorted(Counter(a.severity for a in content)
-                                                          .items(), reverse=True)},
+            "by_severity": {
+                str(s): n
+                for s, n in sorted(Counter(a.severity for a in content).items(), reverse=True)
+            },
             "by_rule": dict(Counter(a.rule for a in content).most_common()),
         },
         "still_open": {
             "total": len(still_open),
-            "by_severity": {str(s): n for s, n in sorted(
-                Counter(a.severity for a in still_open).items(), reverse=True)},
+            "by_severity": {
+                str(s): n
+                for s, n in sorted(Counter(a.severity for a in still_open).items(), reverse=True)
+            },
             "by_status": dict(Counter(a.status for a in still_open)),
-            "oldest_days": max((round((end - a.created_at).total_seconds() / 86400, 1)
-                                for a in still_open), default=0),
+            "oldest_days": max(
+                (round((end - a.created_at).total_seconds() / 86400, 1) for a in still_open),
+                default=0,
+            ),
         },
         "time_to_acknowledge": {"all": _tta(content), "severity_5": _tta(sev5)},
         "outcomes": dict(Counter(a.outcome for a in closed if a.outcome).most_common()),
@@ -96,8 +109,12 @@ def render_weekly(report: dict[str, Any], console_url: str) -> tuple[str, str]:
     """(subject, plain-text body) for the email."""
     p = report["period"]
     start, end = p["start"][:10], (datetime.fromisoformat(p["end"]) - timedelta(days=1)).date()
-    a, o, t, c = (report["alerts"], report["still_open"], report["time_to_acknowledge"],
-                  report["coverage"])
+    a, o, t, c = (
+        report["alerts"],
+        report["still_open"],
+        report["time_to_acknowledge"],
+        report["coverage"],
+    )
     lines = [
         f"Lantern weekly safeguarding report, {start} to {end}",
         "",
@@ -110,11 +127,15 @@ def render_weekly(report: dict[str, Any], console_url: str) -> tuple[str, str]:
     for label, key in (("all alerts", "all"), ("severity 5", "severity_5")):
         tt = t[key]
         if tt.get("acknowledged"):
-            lines.append(f"Time to acknowledge ({label}): median {tt['median_minutes']} min, "
-                         f"90th percentile {tt['p90_minutes']} min, "
-                         f"{tt['unacknowledged']} not yet acknowledged")
-    lines.append("Outcomes recorded: "
-                 + (", ".join(f"{k}: {n}" for k, n in report["outcomes"].items()) or "none"))
+            lines.append(
+                f"Time to acknowledge ({label}): median {tt['median_minutes']} min, "
+                f"90th percentile {tt['p90_minutes']} min, "
+                f"{tt['unacknowledged']} not yet acknowledged"
+            )
+    lines.append(
+        "Outcomes recorded: "
+        + (", ".join(f"{k}: {n}" for k, n in report["outcomes"].items()) or "none")
+    )
     lines += [
         f"Coverage: {c['reporting_last_24h']} of {c['devices']} devices reporting in the last "
         f"24 h; {c['offline_over_threshold']} offline beyond the threshold; {c['blind']} blind; "
@@ -132,9 +153,14 @@ def weekly_slot_passed(config: AlertsConfig, calendar: Calendar, now: datetime) 
     return (local.weekday(), local.hour) >= (day, config.weekly_report.hour)
 
 
-def run_weekly_report(alerts: AlertStore, devices: Sequence[DeviceRecord],
-                      config: AlertsConfig, calendar: Calendar, now: datetime,
-                      force: bool = False) -> dict[str, Any] | None:
+def run_weekly_report(
+    alerts: AlertStore,
+    devices: Sequence[DeviceRecord],
+    config: AlertsConfig,
+    calendar: Calendar,
+    now: datetime,
+    force: bool = False,
+) -> dict[str, Any] | None:
     """Make last week's report once (any replica), store it and queue the emails.
 
     Returns the report when this call made it, None when it was not due or already made.
@@ -148,7 +174,13 @@ def run_weekly_report(alerts: AlertStore, devices: Sequence[DeviceRecord],
     subject, text = render_weekly(report, config.console_url)
     targets = [("email", r) for r in config.weekly_report.recipients]
     if targets:
-        alerts.enqueue_report(targets, {"subject": subject, "text": text,
-                                        "link": f"{config.console_url.rstrip('/')}/reports/weekly"},
-                              now)
+        alerts.enqueue_report(
+            targets,
+            {
+                "subject": subject,
+                "text": text,
+                "link": f"{config.console_url.rstrip('/')}/reports/weekly",
+            },
+            now,
+        )
     return report

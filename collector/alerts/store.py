@@ -826,7 +826,9 @@ class AlertStore:
     def get_lease_owner(self, name: str) -> str | None:
         lease = am.job_leases
         with self.engine.connect() as conn:
-            return conn.execute(select(lease.c.owner).where(lease.c.name == name)).scalar_one_or_none()
+            return conn.execute(
+                select(lease.c.owner).where(lease.c.name == name)
+            ).scalar_one_or_none()
 
     def release_lease(self, name: str, owner: str) -> None:
         lease = am.job_leases
@@ -889,8 +891,9 @@ class AlertStore:
 
     def closed_between(self, start: datetime, end: datetime) -> list[AlertRecord]:
         a = m.alerts
-        q = self._query().where(a.c.closed_at >= start, a.c.closed_at < end,
-                                a.c.cluster_id.is_(None))
+        q = self._query().where(
+            a.c.closed_at >= start, a.c.closed_at < end, a.c.cluster_id.is_(None)
+        )
         with self.engine.connect() as conn:
             return [record(r) for r in conn.execute(q).mappings()]
 

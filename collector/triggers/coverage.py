@@ -31,8 +31,18 @@ class CoverageResult:
     blind_since: dict[str, str] = field(default_factory=dict)
 
 
-def _candidate(rule: Rule, *, device_id: str, key: str, at: datetime, what: str, detail: str,
-               event_id: str = "", os_user: str = "", app: str = "") -> AlertCandidate:
+def _candidate(
+    rule: Rule,
+    *,
+    device_id: str,
+    key: str,
+    at: datetime,
+    what: str,
+    detail: str,
+    event_id: str = "",
+    os_user: str = "",
+    app: str = "",
+) -> AlertCandidate:
     assert rule.severity is not None
     return AlertCandidate(
         dedup_key=f"{rule.id}|{key}"[:300],
@@ -54,8 +64,11 @@ def _candidate(rule: Rule, *, device_id: str, key: str, at: datetime, what: str,
 
 
 def _blind_parts(caps: Mapping[str, str]) -> list[str]:
-    return [f"{k}: {v}" for k, v in sorted(caps.items())
-            if k in ("windows", "keyboard") and v and v != "ok"]
+    return [
+        f"{k}: {v}"
+        for k, v in sorted(caps.items())
+        if k in ("windows", "keyboard") and v and v != "ok"
+    ]
 
 
 def _duration(d: timedelta) -> str:
@@ -89,21 +102,39 @@ def evaluate_coverage(
                 last = d.last_seen_at or d.enrolled_at
                 if now - last > c.threshold:
                     what = f"offline {_duration(now - last)}"
-                    out.append(_candidate(rule, device_id=d.id, key=d.id, at=now, what=what,
-                                          detail=f"{d.hostname} last seen {last.isoformat()}"))
+                    out.append(
+                        _candidate(
+                            rule,
+                            device_id=d.id,
+                            key=d.id,
+                            at=now,
+                            what=what,
+                            detail=f"{d.hostname} last seen {last.isoformat()}",
+                        )
+                    )
         elif c.type == "blind":
             for d in live:
                 parts = _blind_parts(d.capabilities)
                 seen_at = d.last_seen_at
-                if not parts or seen_at is None or now - seen_at > max(c.threshold,
-                                                                       timedelta(hours=1)):
+                if (
+                    not parts
+                    or seen_at is None
+                    or now - seen_at > max(c.threshold, timedelta(hours=1))
+                ):
                     continue  # not blind, or offline (the offline rule covers that)
                 seen_blind.add(d.id)
                 since = datetime.fromisoformat(blind.setdefault(d.id, now.isoformat()))
                 if now - since >= c.threshold:
-                    out.append(_candidate(rule, device_id=d.id, key=d.id, at=now,
-                                          what="blind: " + "; ".join(parts),
-                                          detail=f"{d.hostname} blind since {since.isoformat()}"))
+                    out.append(
+                        _candidate(
+                            rule,
+                            device_id=d.id,
+                            key=d.id,
+                            at=now,
+                            what="blind: " + "; ".join(parts),
+                            detail=f"{d.hostname} blind since {since.isoformat()}",
+                        )
+                    )
         else:
             for e in events:
                 det = e.get("detail") or {}
@@ -126,11 +157,19 @@ def evaluate_coverage(
                         continue
                     what = f"{c.type}: {kind}"
                     key = f"{e['device_id']}|{kind}"
-                out.append(_candidate(rule, device_id=e["device_id"], key=key,
-                                      at=e["observed_at"], what=what,
-                                      detail=str(det.get("detail", ""))[:256],
-                                      event_id=e["event_id"], os_user=e.get("os_user", ""),
-                                      app=e.get("app", "")))
+                out.append(
+                    _candidate(
+                        rule,
+                        device_id=e["device_id"],
+                        key=key,
+                        at=e["observed_at"],
+                        what=what,
+                        detail=str(det.get("detail", ""))[:256],
+                        event_id=e["event_id"],
+                        os_user=e.get("os_user", ""),
+                        app=e.get("app", ""),
+                    )
+                )
     if any(r.coverage and r.coverage.type == "blind" for r in rules.coverage_rules):
         blind = {k: v for k, v in blind.items() if k in seen_blind}
     return CoverageResult(out, blind)

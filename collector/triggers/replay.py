@@ -49,8 +49,9 @@ class ReplaySummary:
 class _Replay:
     def __init__(self, rules: RuleSet, detection: Engine | None, threshold: int) -> None:
         self.resolver = StaticResolver()
-        self.engine = TriggerEngine(detection, threshold, rules, subjects=self.resolver,
-                                    notify_delay_s=0)
+        self.engine = TriggerEngine(
+            detection, threshold, rules, subjects=self.resolver, notify_delay_s=0
+        )
         self.detection = detection
         self.state = MemoryTriggerState()
         self.clock: datetime | None = None
@@ -92,16 +93,35 @@ class _Replay:
 
         def row(kind: str, detail: dict[str, Any]) -> EventRow:
             self.seq += 1
-            return EventRow(str(obj.get("id") or uuid7_str()), device, self.seq, kind, at, at,
-                            user, app, title, detail)
+            return EventRow(
+                str(obj.get("id") or uuid7_str()),
+                device,
+                self.seq,
+                kind,
+                at,
+                at,
+                user,
+                app,
+                title,
+                detail,
+            )
 
         if kind == "typed_text":
             if self.detection is None:
                 raise ReplayError("typed text needs the detection engine")
             return [
-                row("risk_match", {"category": h.category, "severity": h.severity,
-                                   "rule": h.rule, "matched": h.matched, "snippet": h.snippet,
-                                   "source": "typed", "process": process})
+                row(
+                    "risk_match",
+                    {
+                        "category": h.category,
+                        "severity": h.severity,
+                        "rule": h.rule,
+                        "matched": h.matched,
+                        "snippet": h.snippet,
+                        "source": "typed",
+                        "process": process,
+                    },
+                )
                 for h in self.detection.scan(str(obj["text"]), "typed")
             ]
         if kind == "risk_match":
@@ -111,14 +131,32 @@ class _Replay:
                 raise ReplayError("severity must be a number 1-5") from None
             if not obj.get("category") or not 1 <= severity <= 5:
                 raise ReplayError("a risk_match needs a category and a severity 1-5")
-            return [row("risk_match", {
-                "category": str(obj["category"]), "severity": severity,
-                "rule": str(obj.get("rule", "")), "matched": str(obj.get("matched", "")),
-                "snippet": str(obj.get("snippet", "")), "source": str(obj.get("source", "typed")),
-                "process": process})]
+            return [
+                row(
+                    "risk_match",
+                    {
+                        "category": str(obj["category"]),
+                        "severity": severity,
+                        "rule": str(obj.get("rule", "")),
+                        "matched": str(obj.get("matched", "")),
+                        "snippet": str(obj.get("snippet", "")),
+                        "source": str(obj.get("source", "typed")),
+                        "process": process,
+                    },
+                )
+            ]
         if kind == "window_focus":
-            return [row("window_focus", {"process": process, "page_title": title,
-                                         "url": str(obj.get("url", "")), "browser": ""})]
+            return [
+                row(
+                    "window_focus",
+                    {
+                        "process": process,
+                        "page_title": title,
+                        "url": str(obj.get("url", "")),
+                        "browser": "",
+                    },
+                )
+            ]
         if kind in ("circumvention", "gap", "agent_state"):
             return [row(kind, dict(obj.get("detail") or {}))]
         raise ReplayError(f"unknown kind {kind!r}")
@@ -130,16 +168,23 @@ class _Replay:
 def _describe(r: EventRow) -> str:
     d = r.detail
     if r.kind == "risk_match":
-        what = f"{d['category']}/{d['severity']} {d.get('rule', '')} \"{d.get('matched', '')}\""
+        what = f'{d["category"]}/{d["severity"]} {d.get("rule", "")} "{d.get("matched", "")}"'
     elif r.kind == "window_focus":
-        what = f"title \"{r.title[:60]}\"" + (f" url {d['url']}" if d.get("url") else "")
+        what = f'title "{r.title[:60]}"' + (f" url {d['url']}" if d.get("url") else "")
     else:
         what = json.dumps(d)[:80]
     return f"{r.kind} {what} — {r.os_user} on {r.device_id} at {r.observed_at.isoformat()}"
 
 
-def replay(lines: Iterable[str], rules: RuleSet, out: TextIO, *, detection: Engine | None = None,
-           threshold: int = 3, as_json: bool = False) -> ReplaySummary:
+def replay(
+    lines: Iterable[str],
+    rules: RuleSet,
+    out: TextIO,
+    *,
+    detection: Engine | None = None,
+    threshold: int = 3,
+    as_json: bool = False,
+) -> ReplaySummary:
     """Replay JSON Lines events through the rules; write what fired (text or JSON Lines)."""
     rp = _Replay(rules, detection, threshold)
     summary = ReplaySummary()
@@ -165,14 +210,36 @@ def replay(lines: Iterable[str], rules: RuleSet, out: TextIO, *, detection: Engi
                 summary.alerts[c.rule] += 1
                 summary.clusters += c.kind == "cluster"
             if as_json:
-                out.write(json.dumps({
-                    "line": n, "event": r.event_id, "kind": r.kind,
-                    "alerts": [{"rule": c.rule, "severity": c.severity, "kind": c.kind,
-                                "category": c.category, "dedup_key": c.dedup_key,
-                                "reasons": list(c.reasons)} for c in candidates],
-                    "trace": [{"rule": t.rule, "outcome": t.outcome, "severity": t.severity,
-                               "detail": t.detail} for t in trace],
-                }) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "line": n,
+                            "event": r.event_id,
+                            "kind": r.kind,
+                            "alerts": [
+                                {
+                                    "rule": c.rule,
+                                    "severity": c.severity,
+                                    "kind": c.kind,
+                                    "category": c.category,
+                                    "dedup_key": c.dedup_key,
+                                    "reasons": list(c.reasons),
+                                }
+                                for c in candidates
+                            ],
+                            "trace": [
+                                {
+                                    "rule": t.rule,
+                                    "outcome": t.outcome,
+                                    "severity": t.severity,
+                                    "detail": t.detail,
+                                }
+                                for t in trace
+                            ],
+                        }
+                    )
+                    + "\n"
+                )
                 continue
             out.write(f"**Line {n}: {_describe(r)}\n")
             if not trace:
@@ -180,25 +247,34 @@ def replay(lines: Iterable[str], rules: RuleSet, out: TextIO, *, detection: Engi
             for t in trace:
                 if t.outcome in ("fired", "cluster"):
                     label = "ALERT" if t.outcome == "fired" else "CLUSTER ALERT"
-                    out.write(f"    {t.rule}: {label} severity {t.severity}"
-                              + (f" ({t.detail})" if t.detail else "") + "\n")
+                    out.write(
+                        f"    {t.rule}: {label} severity {t.severity}"
+                        + (f" ({t.detail})" if t.detail else "")
+                        + "\n"
+                    )
                 elif t.outcome == "block":
                     out.write(f"    {t.rule}: building block matched\n")
                 else:
-                    out.write(f"    {t.rule}: {t.outcome.replace('_', ' ')}"
-                              + (f" {t.severity}" if t.outcome == "below_threshold" else "")
-                              + (f" ({t.detail})" if t.detail else "") + "\n")
+                    out.write(
+                        f"    {t.rule}: {t.outcome.replace('_', ' ')}"
+                        + (f" {t.severity}" if t.outcome == "below_threshold" else "")
+                        + (f" ({t.detail})" if t.detail else "")
+                        + "\n"
+                    )
     if not as_json:
-        out.write(f"\n{summary.events} events, {sum(summary.alerts.values())} alerts"
-                  f" ({summary.clusters} cluster), {summary.errors} errors\n")
+        out.write(
+            f"\n{summary.events} events, {sum(summary.alerts.values())} alerts"
+            f" ({summary.clusters} cluster), {summary.errors} errors\n"
+        )
         for rule, count in summary.alerts.most_common():
             out.write(f"  {count:5d}  {rule}\n")
     out.flush()
     return summary
 
 
-def scan_with_triggers(stdin: TextIO, stdout: TextIO, detection: Engine, rules: RuleSet,
-                       threshold: int = 3) -> int:
+def scan_with_triggers(
+    stdin: TextIO, stdout: TextIO, detection: Engine, rules: RuleSet, threshold: int = 3
+) -> int:
     """`scan` with triggers: the detection output line plus the alerts rules would raise.
 
     Input lines as for `scan` ({"id", "text", "source"}), optionally with replay context fields
@@ -226,9 +302,16 @@ def scan_with_triggers(stdin: TextIO, stdout: TextIO, detection: Engine, rules: 
             errors += 1
             out = {"id": None, "error": f"bad input line: {exc}"[:200]}
         else:
-            out["alerts"] = [{"rule": c.rule, "severity": c.severity, "kind": c.kind,
-                              "category": c.category, "reasons": list(c.reasons)}
-                             for c in candidates]
+            out["alerts"] = [
+                {
+                    "rule": c.rule,
+                    "severity": c.severity,
+                    "kind": c.kind,
+                    "category": c.category,
+                    "reasons": list(c.reasons),
+                }
+                for c in candidates
+            ]
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
     stdout.flush()
     return errors

@@ -155,9 +155,18 @@ def list_alerts(
         if s not in STATUSES:
             raise HTTPException(422, f"unknown status {s!r}; use {', '.join(STATUSES)}")
     f = AlertFilter(
-        status=status_, min_severity=min_severity, category=category, rule=rule,
-        assignee=assignee, device_id=device_id, os_user=os_user, since=since, until=until,
-        include_members=include_members, limit=limit, offset=offset,
+        status=status_,
+        min_severity=min_severity,
+        category=category,
+        rule=rule,
+        assignee=assignee,
+        device_id=device_id,
+        os_user=os_user,
+        since=since,
+        until=until,
+        include_members=include_members,
+        limit=limit,
+        offset=offset,
     )
     return [_alert(a) for a in alerts.find(f)]
 
@@ -168,9 +177,15 @@ def rule_precision(
 ) -> list[RulePrecision]:
     """Per trigger rule: closed alerts, how many were true or false positives, and precision."""
     return [
-        RulePrecision(rule=p.rule, closed=p.closed, true_positive=p.true_positive,
-                      false_positive=p.false_positive, open=p.open, precision=p.precision,
-                      outcomes=p.outcomes)
+        RulePrecision(
+            rule=p.rule,
+            closed=p.closed,
+            true_positive=p.true_positive,
+            false_positive=p.false_positive,
+            open=p.open,
+            precision=p.precision,
+            outcomes=p.outcomes,
+        )
         for p in alerts.precision(since)
     ]
 
@@ -198,13 +213,23 @@ def get_alert(alert_id: int, alerts: AlertsDep, _user: SafeguardingUser) -> Aler
         raise HTTPException(404, str(exc)) from None
     return AlertDetail(
         **_alert(a).model_dump(),
-        notes=[Note(id=n.id, at=n.at, author=n.author, text=n.text)
-               for n in alerts.notes(alert_id)],
-        cluster_members=[Member(device_id=m.device_id, os_user=m.os_user, event_id=m.event_id,
-                                severity=m.severity, joined_at=m.joined_at)
-                         for m in alerts.members(alert_id)],
-        history=[HistoryEntry(seq=h.seq, at=h.at, actor=h.actor, action=h.action,
-                              detail=h.detail) for h in alerts.history(alert_id)],
+        notes=[
+            Note(id=n.id, at=n.at, author=n.author, text=n.text) for n in alerts.notes(alert_id)
+        ],
+        cluster_members=[
+            Member(
+                device_id=m.device_id,
+                os_user=m.os_user,
+                event_id=m.event_id,
+                severity=m.severity,
+                joined_at=m.joined_at,
+            )
+            for m in alerts.members(alert_id)
+        ],
+        history=[
+            HistoryEntry(seq=h.seq, at=h.at, actor=h.actor, action=h.action, detail=h.detail)
+            for h in alerts.history(alert_id)
+        ],
     )
 
 

@@ -43,7 +43,8 @@ def enrol(store: SqlStore, n: int = 1, group: str = "10B") -> list[str]:
         store.enrol_device(
             f"tok-{group}",
             DeviceRegistration(f"inst-{group}-{i}", f"LAPTOP-{i:03d}", "SN", "linux", "12", "0.1"),
-            "h", T0,
+            "h",
+            T0,
         ).id
         for i in range(n)
     ]

@@ -16,10 +16,12 @@ from collector.web.app import create_app
 from tests.collector.alerts.conftest import enrol
 from tests.collector.triggers.helpers import T0, match, minutes
 
-RULES: dict[str, Any] = {"rules": [
-    {"id": "suicide", "match": {"category": ["suicide"]}},
-    {"id": "bullying", "match": {"category": ["bullying"]}},
-]}
+RULES: dict[str, Any] = {
+    "rules": [
+        {"id": "suicide", "match": {"category": ["suicide"]}},
+        {"id": "bullying", "match": {"category": ["bullying"]}},
+    ]
+}
 
 
 def bearer(store: SqlStore, role: str) -> dict[str, str]:
@@ -35,8 +37,7 @@ def client(sqlite_store: SqlStore) -> Iterator[TestClient]:
     devs = enrol(store, 3)
     t = TriggerEngine(None, 3, parse_rules([("t.yaml", RULES)]))
     store.ingest(devs[0], [match(devs[0], severity=5, at=T0)], t)
-    store.ingest(devs[1], [match(devs[1], category="bullying", severity=3, at=T0 + minutes(1))],
-                 t)
+    store.ingest(devs[1], [match(devs[1], category="bullying", severity=3, at=T0 + minutes(1))], t)
     store.ingest(devs[2], [match(devs[2], severity=4, at=T0 + minutes(2))], t)
     with TestClient(create_app(store)) as c:
         yield c
@@ -52,11 +53,15 @@ def test_only_safeguarding_staff_see_alerts(client: TestClient, sqlite_store: Sq
 def test_list_filters_and_get(client: TestClient, sqlite_store: SqlStore) -> None:
     h = bearer(sqlite_store, "dsl")
     all_ = client.get("/api/v1/alerts", headers=h).json()
-    assert [(a["severity"], a["rule"]) for a in all_] == [(5, "suicide"), (4, "suicide"),
-                                                         (3, "bullying")]
+    assert [(a["severity"], a["rule"]) for a in all_] == [
+        (5, "suicide"),
+        (4, "suicide"),
+        (3, "bullying"),
+    ]
     assert len(client.get("/api/v1/alerts?min_severity=4", headers=h).json()) == 2
-    assert [a["rule"] for a in client.get("/api/v1/alerts?category=bullying",
-                                          headers=h).json()] == ["bullying"]
+    assert [
+        a["rule"] for a in client.get("/api/v1/alerts?category=bullying", headers=h).json()
+    ] == ["bullying"]
     assert client.get("/api/v1/alerts?status=closed", headers=h).json() == []
     assert client.get("/api/v1/alerts?status=done", headers=h).status_code == 422
     one = client.get(f"/api/v1/alerts/{all_[0]['id']}", headers=h).json()
@@ -70,22 +75,30 @@ def test_lifecycle_over_rest(client: TestClient, sqlite_store: SqlStore) -> None
     r = client.post(f"/api/v1/alerts/{aid}/acknowledge", headers=h)
     assert r.status_code == 200 and r.json()["acknowledged_by"] == "dsl@college.example"
     assert client.post(f"/api/v1/alerts/{aid}/acknowledge", headers=h).status_code == 409
-    r = client.post(f"/api/v1/alerts/{aid}/assign", json={"assignee": "deputy@college.example"},
-                    headers=h)
+    r = client.post(
+        f"/api/v1/alerts/{aid}/assign", json={"assignee": "deputy@college.example"}, headers=h
+    )
     assert (r.json()["status"], r.json()["assignee"]) == ("in_progress", "deputy@college.example")
     r = client.post(f"/api/v1/alerts/{aid}/notes", json={"text": "Called home."}, headers=h)
     assert r.status_code == 201 and r.json()["author"] == "dsl@college.example"
     assert client.post(f"/api/v1/alerts/{aid}/close", json={}, headers=h).status_code == 422
     r = client.post(f"/api/v1/alerts/{aid}/close", json={"outcome": "resolved"}, headers=h)
     assert r.status_code == 422 and "unknown outcome" in r.text
-    r = client.post(f"/api/v1/alerts/{aid}/close",
-                    json={"outcome": "social_care_referral", "note": "Referral made."},
-                    headers=h)
+    r = client.post(
+        f"/api/v1/alerts/{aid}/close",
+        json={"outcome": "social_care_referral", "note": "Referral made."},
+        headers=h,
+    )
     assert r.json()["status"] == "closed" and r.json()["outcome"] == "social_care_referral"
     detail = client.get(f"/api/v1/alerts/{aid}", headers=h).json()
     assert [e["action"] for e in detail["history"]] == [
-        "alert.raised", "alert.acknowledge", "alert.assign", "alert.note", "alert.close",
-        "alert.note"]
+        "alert.raised",
+        "alert.acknowledge",
+        "alert.assign",
+        "alert.note",
+        "alert.close",
+        "alert.note",
+    ]
     assert [n["text"] for n in detail["notes"]] == ["Called home.", "Referral made."]
     closed = client.get("/api/v1/alerts?status=closed", headers=h).json()
     assert [a["id"] for a in closed] == [aid]

@@ -38,21 +38,34 @@ def test_coverage_rules_offline_blind_tamper_circumvention_gap(store: SqlStore) 
     alerts = AlertStore(store)
     quiet, blind, busy = enrol(store, 3)
     store.record_heartbeat(quiet, IN_TERM - timedelta(days=4), None, None)
-    store.record_heartbeat(blind, IN_TERM, {"windows": "ok", "keyboard": "unavailable: wayland"},
-                           0)
+    store.record_heartbeat(blind, IN_TERM, {"windows": "ok", "keyboard": "unavailable: wayland"}, 0)
     store.record_heartbeat(busy, IN_TERM, {"windows": "ok", "keyboard": "ok"}, 0)
     # Coverage signs arrive through ingest like any event (received "now").
     now = utcnow()
-    store.ingest(busy, [sign(busy, "circumvention", now, kind="tamper", detail="unit stopped"),
-                        sign(busy, "circumvention", now, kind="vpn", detail="wg0"),
-                        sign(busy, "gap", now, reason="spool_full", dropped=40)], no_triggers)
+    store.ingest(
+        busy,
+        [
+            sign(busy, "circumvention", now, kind="tamper", detail="unit stopped"),
+            sign(busy, "circumvention", now, kind="vpn", detail="wg0"),
+            sign(busy, "gap", now, reason="spool_full", dropped=40),
+        ],
+        no_triggers,
+    )
     assert run_coverage(store, alerts, rules, IN_TERM) == 4
     got = sorted((a.rule, a.severity, a.device_id == quiet) for a in alerts.find())
-    assert got == [("coverage.circumvention", 3, False), ("coverage.offline_term_time", 2, True),
-                   ("coverage.spool_gap", 2, False), ("coverage.tamper", 4, False)]
+    assert got == [
+        ("coverage.circumvention", 3, False),
+        ("coverage.offline_term_time", 2, True),
+        ("coverage.spool_gap", 2, False),
+        ("coverage.tamper", 4, False),
+    ]
     # The blind device alerts once it has been blind for the rule's hour; events are not re-read.
-    store.record_heartbeat(blind, IN_TERM + timedelta(hours=2),
-                           {"windows": "ok", "keyboard": "unavailable: wayland"}, 0)
+    store.record_heartbeat(
+        blind,
+        IN_TERM + timedelta(hours=2),
+        {"windows": "ok", "keyboard": "unavailable: wayland"},
+        0,
+    )
     store.record_heartbeat(busy, IN_TERM + timedelta(hours=2), None, None)
     assert run_coverage(store, alerts, rules, IN_TERM + timedelta(hours=2)) == 2  # blind + offline
     blind_alert = next(a for a in alerts.find() if a.rule == "coverage.blind")
@@ -77,18 +90,33 @@ def test_weekly_report_is_made_once_and_emailed(sqlite_store: SqlStore) -> None:
     cal = Calendar()
     now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 08:00 GMT
     start, end = last_week(cal, now)
-    assert (start.isoformat(), end.isoformat()) == ("2026-11-23T00:00:00+00:00",
-                                                    "2026-11-30T00:00:00+00:00")
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-11-23T00:00:00+00:00",
+        "2026-11-30T00:00:00+00:00",
+    )
     mid = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     for i, dev in enumerate(devs):
-        store.ingest(dev, [match(dev, user=f"student{i}", severity=5 - i,
-                                 category=["suicide", "bullying", "violence"][i], at=mid)], t)
+        store.ingest(
+            dev,
+            [
+                match(
+                    dev,
+                    user=f"student{i}",
+                    severity=5 - i,
+                    category=["suicide", "bullying", "violence"][i],
+                    at=mid,
+                )
+            ],
+            t,
+        )
     alerts = AlertStore(store)
     ids = [a.id for a in alerts.find()]
     alerts.acknowledge(ids[0], "dsl", mid + timedelta(minutes=4))
     alerts.close(ids[1], "early_help", "dsl", mid + timedelta(minutes=30))
-    cfg = AlertsConfig(weekly_report=WeeklyReportConfig(recipients=["dsl@c.example"]),
-                       console_url="https://lantern.example")
+    cfg = AlertsConfig(
+        weekly_report=WeeklyReportConfig(recipients=["dsl@c.example"]),
+        console_url="https://lantern.example",
+    )
     with smtp_server() as (box, port):
         cfg = cfg.model_copy(update={"smtp": SmtpConfig(host="127.0.0.1", port=port)})
         jobs = AlertJobs(store, load_rules(), cfg)
@@ -119,16 +147,19 @@ async def test_running_jobs_email_a_new_alert_within_a_second(sqlite_store: SqlS
     (dev,) = enrol(store)
     rules = parse_rules([("t.yaml", {"rules": [{"id": "r", "match": {}}]})])
     with smtp_server() as (box, port):
-        cfg = AlertsConfig(smtp=SmtpConfig(host="127.0.0.1", port=port),
-                           channels=[Contact(name="dsl", email="dsl@c.example")])
+        cfg = AlertsConfig(
+            smtp=SmtpConfig(host="127.0.0.1", port=port),
+            channels=[Contact(name="dsl", email="dsl@c.example")],
+        )
         a = AlertJobs(store, rules, cfg, owner="replica-a", escalation_interval=0.05)
         b = AlertJobs(store, rules, cfg, owner="replica-b", escalation_interval=0.05)
         runner = asyncio.gather(a.run(), b.run())
         try:
             await asyncio.sleep(0.2)
             t0 = time.perf_counter()
-            await asyncio.to_thread(store.ingest, dev, [match(dev, severity=5)],
-                                    TriggerEngine(None, 3, rules))
+            await asyncio.to_thread(
+                store.ingest, dev, [match(dev, severity=5)], TriggerEngine(None, 3, rules)
+            )
             while not box.messages and time.perf_counter() - t0 < 5:
                 await asyncio.sleep(0.01)
             assert box.messages and box.received_at[0] - t0 < 1.0
@@ -136,8 +167,9 @@ async def test_running_jobs_email_a_new_alert_within_a_second(sqlite_store: SqlS
             assert len(box.messages) == 1  # two replicas, one email
             holder = AlertStore(store).get_lease_owner("escalation")
             other = {"replica-a": "replica-b", "replica-b": "replica-a"}[holder]
-            assert not AlertStore(store).acquire_lease("escalation", other, timedelta(seconds=30),
-                                                       utcnow())
+            assert not AlertStore(store).acquire_lease(
+                "escalation", other, timedelta(seconds=30), utcnow()
+            )
         finally:
             runner.cancel()
             try:

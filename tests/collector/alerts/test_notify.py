@@ -19,18 +19,29 @@ from tests.collector.alerts.conftest import enrol
 from tests.collector.alerts.receivers import smtp_server, webhook_server
 from tests.collector.triggers.helpers import T0, match, minutes
 
-RULES: dict[str, Any] = {"rules": [
-    {"id": "suicide", "match": {"category": ["suicide"]}},
-    {"id": "violence", "match": {"category": "violence"},
-     "cohort": {"min_devices": 3, "within": "15m", "by": "group"}},
-]}
-ALWAYS_WORKING = Calendar(working_days=frozenset(range(7)), day_start=datetime.min.time(),
-                          day_end=datetime.max.time())
+RULES: dict[str, Any] = {
+    "rules": [
+        {"id": "suicide", "match": {"category": ["suicide"]}},
+        {
+            "id": "violence",
+            "match": {"category": "violence"},
+            "cohort": {"min_devices": 3, "within": "15m", "by": "group"},
+        },
+    ]
+}
+ALWAYS_WORKING = Calendar(
+    working_days=frozenset(range(7)), day_start=datetime.min.time(), day_end=datetime.max.time()
+)
 
 
 def engine(store: SqlStore, hold: float = 120.0) -> TriggerEngine:
-    return TriggerEngine(None, 3, parse_rules([("t.yaml", RULES)]),
-                         subjects=DeviceGroupResolver.for_store(store), notify_delay_s=hold)
+    return TriggerEngine(
+        None,
+        3,
+        parse_rules([("t.yaml", RULES)]),
+        subjects=DeviceGroupResolver.for_store(store),
+        notify_delay_s=hold,
+    )
 
 
 class Clock:
@@ -47,13 +58,16 @@ class Clock:
 def config(port: int, hook: str = "", **kw: Any) -> AlertsConfig:
     channels = [Contact(name="dsl team", email="dsl-team@college.example", min_severity=4)]
     if hook:
-        channels += [Contact(name="teams", teams=f"{hook}/teams", min_severity=3),
-                     Contact(name="slack", slack=f"{hook}/slack", min_severity=5),
-                     Contact(name="siem", webhook=f"{hook}/generic", min_severity=5)]
+        channels += [
+            Contact(name="teams", teams=f"{hook}/teams", min_severity=3),
+            Contact(name="slack", slack=f"{hook}/slack", min_severity=5),
+            Contact(name="siem", webhook=f"{hook}/generic", min_severity=5),
+        ]
     return AlertsConfig(
         console_url="https://lantern.college.example",
-        smtp=SmtpConfig(host="127.0.0.1", port=port, sender="lantern@college.example",
-                        timeout_seconds=2),
+        smtp=SmtpConfig(
+            host="127.0.0.1", port=port, sender="lantern@college.example", timeout_seconds=2
+        ),
         channels=channels,
         **kw,
     )
@@ -96,8 +110,7 @@ async def test_evidence_only_when_configured(sqlite_store: SqlStore) -> None:
     (dev,) = enrol(store)
     store.ingest(dev, [match(dev, severity=5)], engine(store))
     with smtp_server() as (box, port):
-        d = Dispatcher(AlertStore(store), config(port, include_evidence=True), ALWAYS_WORKING,
-                       "a")
+        d = Dispatcher(AlertStore(store), config(port, include_evidence=True), ALWAYS_WORKING, "a")
         await d.run_once()
         box.wait_for(1)
         body = box.messages[0].get_payload()
@@ -162,8 +175,9 @@ async def test_held_notifications_are_skipped_when_a_cohort_absorbs_the_alert(
     devs = enrol(store, 3)
     t = engine(store, hold=60)
     for i, dev in enumerate(devs):
-        store.ingest(dev, [match(dev, user=f"u{i}", category="violence", severity=4,
-                                 at=T0 + minutes(i))], t)
+        store.ingest(
+            dev, [match(dev, user=f"u{i}", category="violence", severity=4, at=T0 + minutes(i))], t
+        )
     alerts = AlertStore(store)
     clock = Clock()
     clock.advance(seconds=61)
@@ -172,8 +186,9 @@ async def test_held_notifications_are_skipped_when_a_cohort_absorbs_the_alert(
         await d.run_once()
         # The two singles were absorbed; only the cluster (severity 3) was due... and it is
         # below the email channel's min_severity 4, so nobody is emailed and nothing is lost.
-        statuses = sorted((r["alert_id"], r["status"], r["last_error"] or "")
-                          for r in alerts.outbox_rows())
+        statuses = sorted(
+            (r["alert_id"], r["status"], r["last_error"] or "") for r in alerts.outbox_rows()
+        )
     assert statuses[0][1:] == ("skipped", "absorbed into cluster alert #3")
     assert statuses[1][1:] == ("skipped", "absorbed into cluster alert #3")
     assert statuses[2][1:] == ("skipped", "no recipients configured")
@@ -186,11 +201,16 @@ async def test_unacknowledged_severity_5_escalates_down_the_rota(sqlite_store: S
     store.ingest(dev, [match(dev, severity=5)], engine(store))
     alerts = AlertStore(store)
     rota = RotaEntry(
-        severities=[5], ack_timeout="10m",
-        working_hours=[Contact(name="DSL", email="dsl@c.example"),
-                       Contact(name="Deputy", email="deputy@c.example")],
-        out_of_hours=[Contact(name="On call", email="oncall@c.example"),
-                      Contact(name="Principal", email="principal@c.example")],
+        severities=[5],
+        ack_timeout="10m",
+        working_hours=[
+            Contact(name="DSL", email="dsl@c.example"),
+            Contact(name="Deputy", email="deputy@c.example"),
+        ],
+        out_of_hours=[
+            Contact(name="On call", email="oncall@c.example"),
+            Contact(name="Principal", email="principal@c.example"),
+        ],
     )
     never_working = Calendar(working_days=frozenset())
     with smtp_server() as (box, port):

@@ -18,18 +18,29 @@ from collector.triggers.subjects import DeviceGroupResolver
 from tests.collector.alerts.conftest import enrol
 from tests.collector.triggers.helpers import T0, match, minutes
 
-RULES: dict[str, Any] = {"rules": [
-    {"id": "suicide", "match": {"category": ["suicide", "self_harm"]}},
-    {"id": "violence", "match": {"category": "violence"},
-     "cohort": {"min_devices": 3, "within": "15m", "by": "group", "reduce_by": 1}},
-    {"id": "gambling", "match": {"category": "gambling"}, "frequency": 3, "timeframe": "1h",
-     "severity": 3},
-]}
+RULES: dict[str, Any] = {
+    "rules": [
+        {"id": "suicide", "match": {"category": ["suicide", "self_harm"]}},
+        {
+            "id": "violence",
+            "match": {"category": "violence"},
+            "cohort": {"min_devices": 3, "within": "15m", "by": "group", "reduce_by": 1},
+        },
+        {
+            "id": "gambling",
+            "match": {"category": "gambling"},
+            "frequency": 3,
+            "timeframe": "1h",
+            "severity": 3,
+        },
+    ]
+}
 
 
 def triggers(store: SqlStore) -> TriggerEngine:
-    return TriggerEngine(None, 3, parse_rules([("t.yaml", RULES)]),
-                         subjects=DeviceGroupResolver.for_store(store))
+    return TriggerEngine(
+        None, 3, parse_rules([("t.yaml", RULES)]), subjects=DeviceGroupResolver.for_store(store)
+    )
 
 
 def test_ingest_raises_alert_with_audit_and_outbox_in_one_transaction(
@@ -66,8 +77,9 @@ def test_frequency_state_survives_a_restart(store: SqlStore) -> None:
     (dev,) = enrol(store)
     g = {"category": "gambling", "severity": 2}
     assert store.ingest(dev, [match(dev, at=T0, **g)], triggers(store)).alerts_raised == 0
-    assert store.ingest(dev, [match(dev, at=T0 + minutes(1), **g)],
-                        triggers(store)).alerts_raised == 0
+    assert (
+        store.ingest(dev, [match(dev, at=T0 + minutes(1), **g)], triggers(store)).alerts_raised == 0
+    )
     again = open_store(str(store.engine.url.render_as_string(hide_password=False)))
     try:
         r = again.ingest(dev, [match(dev, at=T0 + minutes(2), **g)], triggers(again))
@@ -80,8 +92,9 @@ def test_cohort_burst_absorbs_singles_into_one_cluster(store: SqlStore, alerts: 
     devs = enrol(store, 6)
     t = triggers(store)
     for i, dev in enumerate(devs):
-        store.ingest(dev, [match(dev, user=f"s{i}", category="violence", severity=4,
-                                 at=T0 + minutes(i))], t)
+        store.ingest(
+            dev, [match(dev, user=f"s{i}", category="violence", severity=4, at=T0 + minutes(i))], t
+        )
     five = enrol(store, 1, group="10B-late")[0]
     store.ingest(five, [match(five, category="violence", severity=5, at=T0 + minutes(7))], t)
     visible = alerts.find()
@@ -113,15 +126,25 @@ def test_lifecycle_with_assignment_notes_outcome_and_audit(
     alerts.add_note(a.id, "Spoke to tutor; student seen at lunch.", "deputy@college.example", now)
     with pytest.raises(WorkflowError, match="unknown outcome"):
         alerts.close(a.id, "sorted", "deputy@college.example", now)
-    closed = alerts.close(a.id, "spoke_with_student", "deputy@college.example",
-                          now + minutes(60), note="Parent informed.")
+    closed = alerts.close(
+        a.id,
+        "spoke_with_student",
+        "deputy@college.example",
+        now + minutes(60),
+        note="Parent informed.",
+    )
     assert (closed.status, closed.outcome, closed.closed_by) == (
-        "closed", "spoke_with_student", "deputy@college.example")
+        "closed",
+        "spoke_with_student",
+        "deputy@college.example",
+    )
     assert closed.acknowledged_at == now
     with pytest.raises(WorkflowError):
         alerts.close(a.id, "police", "x", now)
     assert [n.text for n in alerts.notes(a.id)] == [
-        "Spoke to tutor; student seen at lunch.", "Parent informed."]
+        "Spoke to tutor; student seen at lunch.",
+        "Parent informed.",
+    ]
     history = [(h.actor, h.action) for h in alerts.history(a.id)]
     assert history == [
         ("system", "alert.raised"),
@@ -138,8 +161,9 @@ def test_lifecycle_with_assignment_notes_outcome_and_audit(
         alerts.add_note(a.id, "   ", "x", now)
 
 
-def test_closing_a_new_alert_acknowledges_it_on_the_way(store: SqlStore,
-                                                        alerts: AlertStore) -> None:
+def test_closing_a_new_alert_acknowledges_it_on_the_way(
+    store: SqlStore, alerts: AlertStore
+) -> None:
     (dev,) = enrol(store)
     store.ingest(dev, [match(dev)], triggers(store))
     (a,) = alerts.find()

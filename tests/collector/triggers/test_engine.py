@@ -12,13 +12,21 @@ from tests.collector.triggers.helpers import T0, KeywordDetector, focus, match, 
 
 
 def engine(*rules: dict[str, Any], resolver: Any = None, detector: Any = None) -> TriggerEngine:
-    return TriggerEngine(detector, 3, parse_rules([("t.yaml", {"rules": list(rules)})]),
-                         subjects=resolver)
+    return TriggerEngine(
+        detector, 3, parse_rules([("t.yaml", {"rules": list(rules)})]), subjects=resolver
+    )
 
 
 def test_frequency_fires_on_the_nth_match_within_the_timeframe() -> None:
-    e = engine({"id": "r", "match": {"category": "gambling"}, "frequency": 3,
-                "timeframe": "1h", "severity": 3})
+    e = engine(
+        {
+            "id": "r",
+            "match": {"category": "gambling"},
+            "frequency": 3,
+            "timeframe": "1h",
+            "severity": 3,
+        }
+    )
     st = MemoryTriggerState()
     g = {"category": "gambling", "severity": 2}
     assert e.evaluate([match(at=T0, **g)], st) == []
@@ -32,8 +40,7 @@ def test_frequency_fires_on_the_nth_match_within_the_timeframe() -> None:
 
 
 def test_frequency_counts_per_group_by_key() -> None:
-    e = engine({"id": "r", "match": {}, "frequency": 2, "timeframe": "10m",
-                "group_by": ["user"]})
+    e = engine({"id": "r", "match": {}, "frequency": 2, "timeframe": "10m", "group_by": ["user"]})
     st = MemoryTriggerState()
     assert e.evaluate([match(user="a"), match(user="b", device="dev-2")], st) == []
     fired = e.evaluate([match(user="a", device="dev-9", at=T0 + minutes(1))], st)
@@ -52,10 +59,17 @@ def test_suppress_for_silences_a_key_after_firing() -> None:
 def test_building_blocks_never_alert_and_gate_other_rules() -> None:
     detector = KeywordDetector({"methods": ("suicide", 2)})
     e = engine(
-        {"id": "bb.typed", "building_block": True,
-         "match": {"kind": "risk_match", "category": "suicide"}},
-        {"id": "research", "match": {"kind": "window_focus", "category": "suicide"},
-         "after": {"rule": "bb.typed", "within": "1h"}, "severity": 5},
+        {
+            "id": "bb.typed",
+            "building_block": True,
+            "match": {"kind": "risk_match", "category": "suicide"},
+        },
+        {
+            "id": "research",
+            "match": {"kind": "window_focus", "category": "suicide"},
+            "after": {"rule": "bb.typed", "within": "1h"},
+            "severity": 5,
+        },
         detector=detector,
     )
     st = MemoryTriggerState()
@@ -80,10 +94,18 @@ def test_building_blocks_as_shared_conditions() -> None:
 
 def test_severity_raises_out_of_hours_age_band_and_repetition() -> None:
     resolver = StaticResolver({"dev-1": Facts(age_band="under_16")})
-    e = engine({"id": "r", "match": {"category": "suicide"},
-                "raise": {"out_of_hours": 1, "age_band": {"under_16": 1},
-                          "repeat": {"count": 2, "within": "7d", "by": 1}}},
-               resolver=resolver)
+    e = engine(
+        {
+            "id": "r",
+            "match": {"category": "suicide"},
+            "raise": {
+                "out_of_hours": 1,
+                "age_band": {"under_16": 1},
+                "repeat": {"count": 2, "within": "7d", "by": 1},
+            },
+        },
+        resolver=resolver,
+    )
     st = MemoryTriggerState()
     (c,) = e.evaluate([match(severity=3, device="dev-2", at=T0)], st)
     assert c.severity == 3 and c.reasons == ("lexicon suicide.kms",)
@@ -100,16 +122,28 @@ def test_severity_raises_out_of_hours_age_band_and_repetition() -> None:
 
 
 def test_context_filters_from_the_resolver() -> None:
-    resolver = StaticResolver({
-        "dev-1": Facts(role="student", age_band="16_17", site="North", groups=("Year 12",)),
-        "dev-2": Facts(role="staff", age_band="18_plus", site="South", groups=("Staff",)),
-    })
-    e = engine({"id": "r", "match": {"device_group": ["Year 12"], "site": ["North"],
-                                     "role": ["student"], "age_band": ["16_17"]}},
-               resolver=resolver)
+    resolver = StaticResolver(
+        {
+            "dev-1": Facts(role="student", age_band="16_17", site="North", groups=("Year 12",)),
+            "dev-2": Facts(role="staff", age_band="18_plus", site="South", groups=("Staff",)),
+        }
+    )
+    e = engine(
+        {
+            "id": "r",
+            "match": {
+                "device_group": ["Year 12"],
+                "site": ["North"],
+                "role": ["student"],
+                "age_band": ["16_17"],
+            },
+        },
+        resolver=resolver,
+    )
     st = MemoryTriggerState()
-    assert [c.device_id for c in e.evaluate([match(device="dev-1"), match(device="dev-2")],
-                                            st)] == ["dev-1"]
+    assert [
+        c.device_id for c in e.evaluate([match(device="dev-1"), match(device="dev-2")], st)
+    ] == ["dev-1"]
 
 
 def test_default_resolver_knows_device_groups() -> None:
@@ -143,19 +177,32 @@ def test_cached_resolver_asks_once_per_login() -> None:
 
 def test_bare_events_match_on_domain_app_and_title_pattern() -> None:
     e = engine(
-        {"id": "d", "match": {"kind": "window_focus", "domain": ["bet365.com"]},
-         "category": "gambling", "severity": 3},
-        {"id": "t", "match": {"kind": "window_focus", "title": r"how to (buy|make) a gun"},
-         "category": "violence", "severity": 4},
+        {
+            "id": "d",
+            "match": {"kind": "window_focus", "domain": ["bet365.com"]},
+            "category": "gambling",
+            "severity": 3,
+        },
+        {
+            "id": "t",
+            "match": {"kind": "window_focus", "title": r"how to (buy|make) a gun"},
+            "category": "violence",
+            "severity": 4,
+        },
     )
     st = MemoryTriggerState()
-    fired = e.evaluate([
-        focus(url="https://sports.bet365.com/#/home", title="Bet365"),
-        focus(url="https://notbet365.com/", title="x"),
-        focus(title="How to make a gun at home - Search", device="dev-2"),
-    ], st)
+    fired = e.evaluate(
+        [
+            focus(url="https://sports.bet365.com/#/home", title="Bet365"),
+            focus(url="https://notbet365.com/", title="x"),
+            focus(title="How to make a gun at home - Search", device="dev-2"),
+        ],
+        st,
+    )
     assert [(c.rule, c.category, c.severity) for c in fired] == [
-        ("d", "gambling", 3), ("t", "violence", 4)]
+        ("d", "gambling", 3),
+        ("t", "violence", 4),
+    ]
 
 
 def test_title_scans_are_cached_per_title() -> None:
@@ -174,22 +221,37 @@ def test_below_threshold_matches_do_not_alert() -> None:
 
 def test_cohort_burst_becomes_one_cluster_at_reduced_severity() -> None:
     resolver = StaticResolver({f"dev-{i}": Facts(groups=("10B",)) for i in range(10)})
-    e = engine({"id": "v", "match": {"category": "violence"},
-                "cohort": {"min_devices": 3, "within": "15m", "by": "group", "reduce_by": 1}},
-               resolver=resolver)
+    e = engine(
+        {
+            "id": "v",
+            "match": {"category": "violence"},
+            "cohort": {"min_devices": 3, "within": "15m", "by": "group", "reduce_by": 1},
+        },
+        resolver=resolver,
+    )
     st = MemoryTriggerState()
     out = []
     for i in range(6):
-        out += e.evaluate([match(device=f"dev-{i}", user=f"s{i}", category="violence",
-                                 severity=4, at=T0 + minutes(i))], st)
-    assert [c.kind for c in out] == ["single", "single", "cluster", "cluster", "cluster",
-                                     "cluster"]
+        out += e.evaluate(
+            [
+                match(
+                    device=f"dev-{i}",
+                    user=f"s{i}",
+                    category="violence",
+                    severity=4,
+                    at=T0 + minutes(i),
+                )
+            ],
+            st,
+        )
+    assert [c.kind for c in out] == ["single", "single", "cluster", "cluster", "cluster", "cluster"]
     assert {c.dedup_key for c in out[2:]} == {"cohort|v|group:10B"}
     assert all(c.severity == 3 for c in out[2:])
     assert out[0].cohort_key == "v|group:10B" and out[0].notify_delay_s > 0
     # A severity 5 member stands alone at 5.
-    (five,) = e.evaluate([match(device="dev-7", user="s7", category="violence", severity=5,
-                                at=T0 + minutes(7))], st)
+    (five,) = e.evaluate(
+        [match(device="dev-7", user="s7", category="violence", severity=5, at=T0 + minutes(7))], st
+    )
     assert five.kind == "single" and five.severity == 5 and five.notify_delay_s == 0
 
 

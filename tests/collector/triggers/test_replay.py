@@ -26,10 +26,20 @@ def test_replay_prints_what_each_rule_did() -> None:
         {"category": "gambling", "severity": 2, "at": "2026-11-25T11:10:00Z"},
         {"category": "gambling", "severity": 2, "at": "2026-11-25T11:20:00Z"},
         {"category": "gambling", "severity": 2, "at": "2026-11-25T11:30:00Z"},
-        {"category": "suicide", "severity": 4, "at": "2026-11-25T23:00:00Z",
-         "age_band": "under_16"},
-        {"kind": "window_focus", "title": "x", "url": "https://www.bet365.com/",
-         "age_band": "16_17", "at": "2026-11-25T23:01:00Z", "user": "other"},
+        {
+            "category": "suicide",
+            "severity": 4,
+            "at": "2026-11-25T23:00:00Z",
+            "age_band": "under_16",
+        },
+        {
+            "kind": "window_focus",
+            "title": "x",
+            "url": "https://www.bet365.com/",
+            "age_band": "16_17",
+            "at": "2026-11-25T23:01:00Z",
+            "user": "other",
+        },
         {"category": "nope"},
     )
     summary = replay(events, load_rules(), out)
@@ -37,9 +47,14 @@ def test_replay_prints_what_each_rule_did() -> None:
     assert "content.gambling_repeated: counting (1/3 within 1:00:00)" in text
     assert "content.gambling_repeated: ALERT severity 3" in text
     assert "content.gambling_repeated: suppressed" in text
-    assert ("content.suicide_self_harm: ALERT severity 5 (lexicon , out of hours +1, "
-            "age band under_16 +1)") not in text  # no lexicon rule given: no lexicon reason
-    assert "content.suicide_self_harm: ALERT severity 5 (out of hours +1, age band under_16 +1)" in text
+    assert (
+        "content.suicide_self_harm: ALERT severity 5 (lexicon , out of hours +1, "
+        "age band under_16 +1)"
+    ) not in text  # no lexicon rule given: no lexicon reason
+    assert (
+        "content.suicide_self_harm: ALERT severity 5 (out of hours +1, age band under_16 +1)"
+        in text
+    )
     assert "content.gambling_sites: counting (1/2 within 1:00:00)" in text
     assert "line 7: error: a risk_match needs a category and a severity 1-5" in text
     assert summary.alerts == {"content.gambling_repeated": 1, "content.suicide_self_harm": 1}
@@ -48,10 +63,16 @@ def test_replay_prints_what_each_rule_did() -> None:
 
 def test_replay_json_and_typed_text_through_detection(detection: Engine) -> None:
     out = io.StringIO()
-    replay(lines({"text": "honestly i want to kill myself tonight",
-                  "at": "2026-11-25T11:00:00Z"},
-                 {"text": "this homework is killing me", "at": "2026-11-25T11:00:05Z"}),
-           load_rules(), out, detection=detection, as_json=True)
+    replay(
+        lines(
+            {"text": "honestly i want to kill myself tonight", "at": "2026-11-25T11:00:00Z"},
+            {"text": "this homework is killing me", "at": "2026-11-25T11:00:05Z"},
+        ),
+        load_rules(),
+        out,
+        detection=detection,
+        as_json=True,
+    )
     results = [json.loads(line) for line in out.getvalue().splitlines()]
     fired = [a["rule"] for r in results for a in r["alerts"]]
     assert fired == ["content.suicide_self_harm"]
@@ -59,10 +80,15 @@ def test_replay_json_and_typed_text_through_detection(detection: Engine) -> None
 
 
 def test_scan_applies_triggers(detection: Engine) -> None:
-    stdin = io.StringIO("\n".join(lines(
-        {"id": 1, "text": "i want to kill myself", "source": "typed"},
-        {"id": 2, "text": "Photosynthesis revision - BBC Bitesize", "source": "title"},
-    )) + "\nnot json\n")
+    stdin = io.StringIO(
+        "\n".join(
+            lines(
+                {"id": 1, "text": "i want to kill myself", "source": "typed"},
+                {"id": 2, "text": "Photosynthesis revision - BBC Bitesize", "source": "title"},
+            )
+        )
+        + "\nnot json\n"
+    )
     stdout = io.StringIO()
     assert scan_with_triggers(stdin, stdout, detection, load_rules()) == 1
     first, second, bad = (json.loads(line) for line in stdout.getvalue().splitlines())

@@ -27,7 +27,12 @@ def test_packaged_rules_load_and_cover_content_and_coverage() -> None:
     ids = {r.id for r in rs.rules}
     assert "content.suicide_self_harm" in ids
     assert {r.coverage.type for r in rs.coverage_rules if r.coverage} == {
-        "offline", "blind", "tamper", "circumvention", "gap"}
+        "offline",
+        "blind",
+        "tamper",
+        "circumvention",
+        "gap",
+    }
     assert rs.calendar.terms, "term dates are configured"
 
 
@@ -72,8 +77,11 @@ def test_bad_yaml_and_missing_paths(tmp_path: Path) -> None:
 
 
 def test_disabled_rules_are_left_out(tmp_path: Path) -> None:
-    (tmp_path / "r.yaml").write_text(yaml.safe_dump(
-        {"rules": [{"id": "on", "match": {}}, {"id": "off", "enabled": False, "match": {}}]}))
+    (tmp_path / "r.yaml").write_text(
+        yaml.safe_dump(
+            {"rules": [{"id": "on", "match": {}}, {"id": "off", "enabled": False, "match": {}}]}
+        )
+    )
     assert [r.id for r in load_rules(tmp_path).rules] == ["on"]
 
 
@@ -88,9 +96,14 @@ def test_durations_and_severity_conditions() -> None:
 
 
 def test_calendar_working_hours_and_terms_in_london_time() -> None:
-    rs = rules_of({"id": "x", "match": {}}, calendar={
-        "day_start": "08:30", "day_end": "17:00",
-        "terms": [{"start": "2026-09-03", "end": "2026-12-18"}]})
+    rs = rules_of(
+        {"id": "x", "match": {}},
+        calendar={
+            "day_start": "08:30",
+            "day_end": "17:00",
+            "terms": [{"start": "2026-09-03", "end": "2026-12-18"}],
+        },
+    )
     cal = rs.calendar  # type: ignore[attr-defined]
     # 16:30 UTC in June is 17:30 BST: out of hours; in November it is 16:30 GMT: working hours.
     assert cal.is_out_of_hours(datetime(2026, 6, 10, 16, 30, tzinfo=UTC))

@@ -169,9 +169,7 @@ def upgrade() -> None:
     )
     # The chain head exists from the start, so the first writers never race to create it.
     op.execute(
-        "INSERT INTO audit_chain (name, last_seq, last_hash) VALUES ('main', 0, '"
-        + "0" * 64
-        + "')"
+        "INSERT INTO audit_chain (name, last_seq, last_hash) VALUES ('main', 0, '" + "0" * 64 + "')"
     )
     _append_only_audit()
 
