@@ -39,7 +39,7 @@ class FuzzyIndex:
             ws = norm.phrase(phrase.replace(GAP, " ")).split(" ")
             # words of longer phrases ("go back to") only when they are long enough to be
             # distinctive, so "blck" becomes "black", not "back"
-            least = MIN_LEN if len(ws) == 1 else 5
+            least = 3 if len(ws) == 1 else 5
             for w in ws:
                 if len(w) >= least and w.isalpha() and w not in NO_INFLECT:
                     words.update(inflections(w) if inflect else [w])
@@ -69,6 +69,8 @@ class FuzzyIndex:
             cands.update(self.index.get(d, ()))  # changed or swapped letter
         # a changed first letter is a different word (``bate`` is not ``hate``)
         cands = {c for c in cands if c[0] == tok[0] or len(c) != len(tok) or c[1:] == tok[1:][::-1]}
+        # three-letter words ("kil", "die") only for a swapped or an extra letter
+        cands = {c for c in cands if len(c) >= MIN_LEN or _edit_rank(tok, c) <= 1}
         if not cands:
             return None
         return min(cands, key=lambda c: (_edit_rank(tok, c), c))
