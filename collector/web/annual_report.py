@@ -6,8 +6,8 @@ Only coverage counts and suppressed alert aggregates go in: nothing identifies a
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from fpdf import FPDF
 from sqlalchemy import Engine, func, select
 
 from collector.coverage import CoverageReport
@@ -49,14 +49,7 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}%"
 
 
-class _Pdf(FPDF):
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("Helvetica", size=8)
-        self.cell(0, 8, f"Lantern annual monitoring review - page {self.page_no()}", align="C")
-
-
-def _table(pdf: FPDF, headers: list[str], rows: list[list[str]], widths: list[float]) -> None:
+def _table(pdf: Any, headers: list[str], rows: list[list[str]], widths: list[float]) -> None:
     pdf.set_font("Helvetica", "B", 9)
     pdf.set_fill_color(230, 233, 238)
     for h, w in zip(headers, widths, strict=True):
@@ -81,6 +74,14 @@ def _latin(text: str) -> str:
 
 
 def render_pdf(report: AnnualReport, college: str = "") -> bytes:
+    from fpdf import FPDF  # imported on use: only the PDF needs it
+
+    class _Pdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("Helvetica", size=8)
+            self.cell(0, 8, f"Lantern annual monitoring review - page {self.page_no()}", align="C")
+
     pdf = _Pdf(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.set_title("Annual review of filtering and monitoring")

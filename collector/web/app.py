@@ -6,6 +6,7 @@ data in access.py; tests/collector/web/test_access.py walks every route with eve
 """
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
@@ -19,12 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.store import Store
 from collector.web.auth import routes as sign_in
-from collector.web.auth.oidc import OidcClient, OidcConfig
 from collector.web.auth.sessions import SessionStore
 from collector.web.console import api_docs, audit_log, fleet, governance, policy, safeguarding
 from collector.web.routes import alerts, coverage, devices, health
 from collector.web.security_headers import SecurityHeaders
 from collector.web.templating import STATIC_DIR, page
+
+if TYPE_CHECKING:
+    from collector.web.auth.oidc import OidcConfig
 
 
 def _wants_html(request: Request) -> bool:
@@ -75,7 +78,7 @@ def create_app(
     store: Store,
     *,
     heartbeat: timedelta = timedelta(seconds=30),
-    oidc: OidcConfig | None = None,
+    oidc: "OidcConfig | None" = None,
 ) -> FastAPI:
     """The app over an open store. `heartbeat` is the agents' heartbeat interval (coverage
     status derives from it); `oidc` turns on sign-in with an identity provider."""
@@ -91,7 +94,11 @@ def create_app(
     app.state.store = store
     app.state.sessions = SessionStore(store.engine)  # type: ignore[attr-defined]
     app.state.heartbeat = heartbeat
-    app.state.oidc = OidcClient(oidc) if oidc is not None else None
+    app.state.oidc = None
+    if oidc is not None:
+        from collector.web.auth.oidc import OidcClient  # Authlib and httpx only when used
+
+        app.state.oidc = OidcClient(oidc)
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

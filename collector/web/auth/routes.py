@@ -6,9 +6,8 @@ the second factor replaces the half-signed-in session with a new one (no session
 
 import io
 import secrets
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import segno
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,17 +17,19 @@ from collector.clock import utcnow
 from collector.security.credentials import hash_password, verify_password
 from collector.store import NotFound
 from collector.web.audit import record
-from collector.web.auth.oidc import STATE_COOKIE as OIDC_STATE_COOKIE
-from collector.web.auth.oidc import OidcClient, OidcError
 from collector.web.auth.sessions import ABSOLUTE, COOKIE, Session
 from collector.web.auth.throttle import LoginThrottle
 from collector.web.auth.totp import TotpStore, needs_totp, provisioning_uri
 from collector.web.deps import CSRF_FIELD, CurrentUser, SessionsDep, StoreDep, check_csrf
 from collector.web.templating import HOME, page
 
+if TYPE_CHECKING:
+    from collector.web.auth.oidc import OidcClient
+
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "lantern_login_csrf"
+OIDC_STATE_COOKIE = "lantern_oidc"  # collector.web.auth.oidc.STATE_COOKIE
 # Verifying against this when the email is unknown keeps the response time the same.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
@@ -153,6 +154,8 @@ def _pending(request: Request, sessions: SessionsDep) -> Session | None:
 
 
 def _qr_svg(uri: str) -> Markup:
+    import segno
+
     buf = io.BytesIO()
     segno.make(uri, error="m").save(buf, kind="svg", scale=5, xmldecl=False, svgns=True, border=2)
     return Markup(buf.getvalue().decode())
@@ -247,7 +250,7 @@ def home(user: CurrentUser) -> Response:
     return RedirectResponse(HOME[user.role], status_code=303)
 
 
-def _oidc(request: Request) -> OidcClient:
+def _oidc(request: Request) -> "OidcClient":
     client: OidcClient | None = getattr(request.app.state, "oidc", None)
     if client is None:
         raise HTTPException(404, "sign-in with an identity provider is not set up")
@@ -258,6 +261,8 @@ def _oidc(request: Request) -> OidcClient:
 def oidc_start(request: Request) -> Response:
     """Send the browser to the identity provider (Entra ID / OpenID Connect). Public."""
     client = _oidc(request)
+    from collector.web.auth.oidc import OidcError
+
     try:
         url, cookie = client.start(str(request.url_for("oidc_callback")))
     except OidcError as exc:
@@ -287,6 +292,8 @@ def oidc_callback(
 ) -> Response:
     """The provider's answer: check it, then sign in the console user with that email. Public."""
     client = _oidc(request)
+    from collector.web.auth.oidc import OidcError
+
     ip = _client_ip(request)
     now = utcnow()
     if error or not code:

@@ -7,7 +7,6 @@ one step either side (clock drift), and never twice: the last step used is store
 
 from datetime import datetime
 
-import pyotp
 from sqlalchemy import Engine, insert, select, update
 
 from collector.web.models import totp_secrets
@@ -43,6 +42,8 @@ class TotpStore:
                 if row[1] is not None:
                     raise PermissionError("the second factor is already set up")
                 return str(row[0])
+            import pyotp  # imported on use: the console still loads if the package is missing
+
             secret = pyotp.random_base32()
             conn.execute(
                 insert(t).values(
@@ -63,6 +64,8 @@ class TotpStore:
             ).first()
             if row is None:
                 return False
+            import pyotp
+
             totp = pyotp.TOTP(row[0])
             step_now = int(now.timestamp()) // totp.interval
             for step in (step_now, step_now - 1, step_now + 1):
@@ -86,4 +89,6 @@ class TotpStore:
 
 
 def provisioning_uri(secret: str, email: str) -> str:
+    import pyotp
+
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
