@@ -190,6 +190,10 @@ class StatefulTriggers(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, rows: Sequence[EventRow], state: TriggerState) -> list[AlertCandidate]: ...
 
+    def prepare(self, rows: Sequence[EventRow]) -> None:  # noqa: B027 - optional hook
+        """Stateless work (e.g. scanning window titles) done before the write transaction, so
+        SQLite's single writer is not held for it. Optional."""
+
 
 class Store(abc.ABC):
     """Everything the collector keeps. Methods are synchronous; async callers use a thread."""

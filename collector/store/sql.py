@@ -291,6 +291,8 @@ class SqlStore(Store):
         for row in rows:
             unique.setdefault(row.event_id, row)
         e = m.events
+        if isinstance(triggers, StatefulTriggers):
+            triggers.prepare(rows)  # stateless work outside the write lock
         with self._write() as conn:
             held: set[str] = set()
             ids = list(unique)

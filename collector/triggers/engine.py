@@ -233,6 +233,12 @@ class TriggerEngine(StatefulTriggers):
             return self._scan_title(str(row.detail.get("page_title") or row.title))
         return ()
 
+    def prepare(self, rows: Sequence[EventRow]) -> None:
+        """Scan new window titles now (into the title cache), outside the ingest transaction."""
+        for row in rows:
+            if row.kind == "window_focus":
+                self._scan_title(str(row.detail.get("page_title") or row.title))
+
     # --- evaluation
     def evaluate(self, rows: Sequence[EventRow], state: TriggerState) -> list[AlertCandidate]:
         out: list[AlertCandidate] = []
