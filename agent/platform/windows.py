@@ -1,16 +1,346 @@
-"""Windows backend (planned: ctypes ``SetWinEventHook`` for foreground and name changes,
-``GetForegroundWindow``, psutil for the process, UI Automation for password fields).
+"""Windows backend: WinEvent hooks for focus and titles, ctypes only (no pywin32).
 
-Until it is written the platform reports itself blind rather than failing silently.
+One daemon thread owns a message loop (``GetMessageW``) and the WinEvent hooks, all out of
+context (``WINEVENT_OUTOFCONTEXT``: nothing is injected into other processes):
+
+* ``EVENT_SYSTEM_FOREGROUND`` and ``EVENT_SYSTEM_DESKTOPSWITCH`` for every process: a new
+  foreground window, or the input desktop switching to the lock screen / UAC secure desktop;
+* ``EVENT_OBJECT_NAMECHANGE`` and ``EVENT_OBJECT_FOCUS`` only for the foreground window's
+  process, re-hooked on every foreground change: system-wide they fire thousands of times a
+  minute (clocks, tab strips), for one process only when it renames or moves focus.
+
+On each relevant event the foreground window (``GetForegroundWindow``), its title
+(``GetWindowTextW``) and process (``GetWindowThreadProcessId`` → psutil) are read and a
+:class:`~agent.platform.base.WindowInfo` reported when window, title or secrecy changed.
+:meth:`WindowsWindowSource.stop` posts ``WM_QUIT`` to the loop thread.
+
+No capture (``secure=True``):
+
+* the input desktop is not ``Default`` or cannot be opened: the lock screen, sign-in and UAC
+  prompts run on the ``Winlogon`` secure desktop;
+* the focused control is a password field: UI Automation's ``IsPassword`` through comtypes where
+  installed, else a Win32 edit control with ``ES_PASSWORD`` found with ``GetGUIThreadInfo``.
+  Browsers draw their own controls, so without UI Automation a browser password field is *not*
+  detected by this (docs/agent.md, "Windows and macOS backends").
+
+Keys come from pynput's win32 backend (a low-level keyboard hook), unchanged. All OS calls go
+through a :class:`~agent.platform.windows_api.Win32Api`-shaped object that tests replace.
 """
 
 from __future__ import annotations
 
-from agent.platform.base import UnavailableBackend
+import importlib.util
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import psutil
+
+from agent.platform.base import OK, KeySource, WindowCallback, WindowInfo, unavailable
+from agent.platform.windows_api import WinEventCallback
+
+log = logging.getLogger(__name__)
+
+EVENT_SYSTEM_FOREGROUND = 0x0003
+EVENT_SYSTEM_DESKTOPSWITCH = 0x0020
+EVENT_OBJECT_FOCUS = 0x8005
+EVENT_OBJECT_NAMECHANGE = 0x800C
+OBJID_WINDOW = 0
+CHILDID_SELF = 0
+ES_PASSWORD = 0x0020
+
+#: The handle reported while the secure desktop (lock screen, UAC) has the input.
+SECURE_DESKTOP_HANDLE = -1
+_CACHE_SIZE = 64
 
 
-class WindowsBackend(UnavailableBackend):
-    """Placeholder: every capability is ``unavailable: Windows backend not implemented``."""
+class Win32Like(Protocol):
+    """What the backend needs from Windows; :class:`~agent.platform.windows_api.Win32Api` or a
+    test fake."""
 
-    def __init__(self) -> None:
-        super().__init__("windows", "Windows backend not implemented")
+    def foreground_window(self) -> int: ...
+    def window_text(self, hwnd: int) -> str: ...
+    def class_name(self, hwnd: int) -> str: ...
+    def window_thread_process(self, hwnd: int) -> tuple[int, int]: ...
+    def focused_control(self, thread_id: int) -> int: ...
+    def window_style(self, hwnd: int) -> int: ...
+    def focused_is_password(self) -> bool | None: ...
+    def session_id(self) -> int | None: ...
+    def input_desktop_name(self) -> str | None: ...
+    def current_thread_id(self) -> int: ...
+    def ensure_message_queue(self) -> None: ...
+    def set_hook(
+        self, event_min: int, event_max: int, pid: int, callback: WinEventCallback
+    ) -> int: ...
+    def unhook(self, handle: int) -> None: ...
+    def pump(self) -> bool: ...
+    def post_quit(self, thread_id: int) -> bool: ...
+    def last_error(self) -> int: ...
+
+
+ApiFactory = Callable[[], Win32Like]
+
+
+def _real_api() -> Win32Like:
+    from agent.platform.windows_api import Win32Api
+
+    return Win32Api()
+
+
+def process_name(pid: int | None) -> str:
+    """The executable name for ``pid`` ("chrome.exe"; "" when unknown or not ours to see)."""
+    if not pid:
+        return ""
+    try:
+        return psutil.Process(pid).name()
+    except (psutil.Error, OSError):
+        return ""
+
+
+class WindowsBackend:
+    """The Windows platform backend. ``api`` builds the OS-call object (a fake in tests)."""
+
+    name = "windows"
+
+    def __init__(self, api: ApiFactory | None = None) -> None:
+        self._api_factory = api or _real_api
+        self._probe: Win32Like | None = None
+        self._probe_error = ""
+
+    def _probe_api(self) -> Win32Like | None:
+        """One API object for status checks (made lazily: constructing it loads user32)."""
+        if self._probe is None and not self._probe_error:
+            try:
+                self._probe = self._api_factory()
+            except Exception as exc:  # not Windows, or user32 missing something
+                self._probe_error = str(exc) or type(exc).__name__
+        return self._probe
+
+    def window_source(self) -> WindowsWindowSource:
+        return WindowsWindowSource(self._api_factory)
+
+    def windows_status(self) -> str:
+        api = self._probe_api()
+        if api is None:
+            return unavailable(self._probe_error)
+        try:
+            session = api.session_id()
+        except Exception as exc:
+            return unavailable(f"cannot read the session ({type(exc).__name__})")
+        if session == 0:
+            return unavailable("session 0 (a service) has no interactive desktop")
+        return OK
+
+    def keyboard_status(self) -> str:
+        status = self.windows_status()
+        if status != OK:
+            return status
+        if importlib.util.find_spec("pynput") is None:
+            return unavailable("pynput is not installed")
+        return OK
+
+    def prepare_keyboard(self) -> None:
+        return None
+
+    def attach_keyboard(self, listener: Any) -> None:
+        return None
+
+    def detach_keyboard(self, listener: Any) -> None:
+        return None
+
+    def key_source(self) -> KeySource | None:
+        return None  # pynput's win32 listener
+
+    def level3_char(self, keysym: int, shift: bool) -> str | None:
+        return None  # pynput's win32 backend reports the AltGr character itself
+
+
+class WindowsWindowSource:
+    """Watches the foreground window and its title from a message-loop thread."""
+
+    def __init__(self, api_factory: ApiFactory) -> None:
+        self._api_factory = api_factory
+        self._api: Win32Like | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_id = 0
+        self._ready = threading.Event()  # the loop thread has its message queue (or failed)
+        self._stopping = threading.Event()
+        self._status = unavailable("not started")
+        self._on_change: WindowCallback | None = None
+        self._last: tuple[int, str, bool] | None = None
+        self._global_hooks: list[int] = []
+        self._process_hooks: list[int] = []
+        self._hooked_pid = 0
+        self._foreground = 0
+        self._static: OrderedDict[tuple[int, int], str] = OrderedDict()  # (hwnd, pid) -> name
+
+    # ---------------------------------------------------------------- public interface
+
+    def start(self, on_change: WindowCallback) -> None:
+        if self._thread is not None:
+            return
+        self._on_change = on_change
+        self._status = OK
+        self._thread = threading.Thread(target=self._run, name="lantern-win-windows", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None:
+            self._ready.wait(max(0.0, deadline - time.monotonic()))
+            api = self._api
+            # PostThreadMessageW fails until the thread has a queue; retry briefly.
+            while thread.is_alive() and api is not None and time.monotonic() < deadline:
+                try:
+                    posted = api.post_quit(self._thread_id)
+                except Exception:
+                    posted = False
+                thread.join(0.05 if not posted else max(0.0, min(0.5, deadline - time.monotonic())))
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("windows window watcher did not stop within %.1fs", timeout)
+        if self._status == OK:
+            self._status = unavailable("stopped")
+
+    def status(self) -> str:
+        if self._status == OK and self._thread is not None and not self._thread.is_alive():
+            return unavailable("window watcher stopped")
+        return self._status
+
+    # ---------------------------------------------------------------- the loop thread
+
+    def _run(self) -> None:
+        api: Win32Like | None = None
+        try:
+            api = self._api = self._api_factory()
+            self._thread_id = api.current_thread_id()
+            api.ensure_message_queue()
+            for event in (EVENT_SYSTEM_FOREGROUND, EVENT_SYSTEM_DESKTOPSWITCH):
+                handle = api.set_hook(event, event, 0, self._on_event)
+                if not handle:
+                    self._status = unavailable(f"SetWinEventHook failed (error {api.last_error()})")
+                    return
+                self._global_hooks.append(handle)
+            self._ready.set()
+            if self._stopping.is_set():
+                return
+            self._refresh()
+            while not self._stopping.is_set() and api.pump():
+                pass
+        except Exception as exc:  # report, never crash the agent
+            if not self._stopping.is_set():
+                log.warning("windows window watcher failed: %s", type(exc).__name__)
+                self._status = unavailable(f"window watcher failed ({type(exc).__name__})")
+        finally:
+            self._ready.set()
+            if api is not None:
+                for handle in [*self._process_hooks, *self._global_hooks]:
+                    try:
+                        api.unhook(handle)
+                    except Exception:
+                        pass
+            self._process_hooks, self._global_hooks = [], []
+
+    def _on_event(self, event: int, hwnd: int, id_object: int, id_child: int) -> None:
+        if self._stopping.is_set():
+            return
+        # Only the foreground window's own caption; controls and tabs rename constantly.
+        if event == EVENT_OBJECT_NAMECHANGE and (
+            hwnd != self._foreground or id_object != OBJID_WINDOW or id_child != CHILDID_SELF
+        ):
+            return
+        self._refresh()
+
+    def _refresh(self) -> None:
+        try:
+            self._refresh_once()
+        except Exception as exc:  # a window vanished mid-read: the next event retries
+            log.debug("window refresh failed: %s", type(exc).__name__)
+
+    def _refresh_once(self) -> None:
+        api = self._api
+        assert api is not None
+        info = self._read(api)
+        self._rehook(api, (info.pid or 0) if info is not None else 0)
+        key = (info.handle, info.title, info.secure) if info is not None else None
+        if key == self._last:
+            return
+        self._last = key
+        if self._on_change is not None:
+            try:
+                self._on_change(info)
+            except Exception:
+                log.exception("window callback failed")
+
+    def _read(self, api: Win32Like) -> WindowInfo | None:
+        desktop = api.input_desktop_name()
+        if desktop is None or desktop.lower() != "default":
+            # The lock screen, sign-in or a UAC prompt has the keyboard (or we cannot tell):
+            # report it as a secure "window" so nothing typed now is captured.
+            self._foreground = 0
+            return WindowInfo(
+                handle=SECURE_DESKTOP_HANDLE,
+                title="",
+                app_class=f"desktop:{desktop or 'secure'}",
+                secure=True,
+            )
+        hwnd = api.foreground_window()
+        self._foreground = hwnd
+        if not hwnd:
+            return None
+        tid, pid = api.window_thread_process(hwnd)
+        title = api.window_text(hwnd)
+        process = self._static.get((hwnd, pid))
+        if process is None:
+            process = process_name(pid)
+            self._static[(hwnd, pid)] = process
+            while len(self._static) > _CACHE_SIZE:
+                self._static.popitem(last=False)
+        return WindowInfo(
+            handle=hwnd,
+            title=title,
+            pid=pid or None,
+            process=process,
+            secure=self._password_focused(api, tid),
+        )
+
+    def _password_focused(self, api: Win32Like, thread_id: int) -> bool:
+        """Whether the focused control takes a password. Errs towards True on either signal."""
+        try:
+            if api.focused_is_password():
+                return True
+        except Exception as exc:
+            log.debug("UI Automation check failed: %s", type(exc).__name__)
+        control = api.focused_control(thread_id) if thread_id else 0
+        if not control:
+            return False
+        # ES_PASSWORD (0x20) means something else for other classes (BS_LEFTTEXT on buttons),
+        # so it counts only on edit controls: Edit, RichEdit20W, WindowsForms10.EDIT…, TEdit.
+        return "edit" in api.class_name(control).lower() and bool(
+            api.window_style(control) & ES_PASSWORD
+        )
+
+    def _rehook(self, api: Win32Like, pid: int) -> None:
+        """Follow title and focus changes in the foreground process only."""
+        if pid == self._hooked_pid:
+            return
+        for handle in self._process_hooks:
+            try:
+                api.unhook(handle)
+            except Exception:
+                pass
+        self._process_hooks = []
+        self._hooked_pid = pid
+        if not pid:
+            return
+        for event in (EVENT_OBJECT_FOCUS, EVENT_OBJECT_NAMECHANGE):
+            handle = api.set_hook(event, event, pid, self._on_event)
+            if handle:
+                self._process_hooks.append(handle)
+            else:  # the process exited meanwhile, or is protected: foreground events still work
+                log.debug("per-process WinEvent hook failed for pid %d", pid)
