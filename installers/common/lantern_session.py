@@ -262,13 +262,27 @@ class SessionLock:
             self._file = None
 
 
+_CHILD_BOOT = (
+    "import site, sys; site.addsitedir(sys.argv.pop(1)); "
+    "from lantern_session import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def agent_command() -> list[str]:
+    """How to start `lantern-agent` as a child of this process, with the same imports: the frozen
+    bundle is one executable (`--agent`); otherwise the same interpreter and flags (-I, -S in the
+    .deb's launchers) with this module's directory (the vendored site-packages) added."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--agent"]
+    flags = [flag for flag, on in (("-I", sys.flags.isolated), ("-S", sys.flags.no_site)) if on]
+    here = str(Path(__file__).resolve().parent)
+    return [sys.executable, *flags, "-c", _CHILD_BOOT, here, "--agent"]
+
+
 def _run_supervised(sdir: Path) -> int:
     """Run the agent as a child and restart it when it dies (Windows Run value: nothing else will)."""
     delay = BACKOFF_FIRST_S
-    if getattr(sys, "frozen", False):
-        cmd = [sys.executable, "--agent"]
-    else:
-        cmd = [sys.executable, "-m", "agent.cli"]
+    cmd = agent_command()
     while True:
         started = time.monotonic()
         code = subprocess.call([*cmd, "--state-dir", str(sdir), "run"])

@@ -48,6 +48,7 @@ def status(root: DebRoot) -> dict[str, object]:
 
 def bumped(deb: Path, version: str, workdir: Path) -> Path:
     """The same package with a higher version, for an upgrade (repacked with dpkg-deb)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     tree = workdir / "bumped"
     subprocess.run(["dpkg-deb", "-R", str(deb), str(tree)], check=True)
     control = tree / "DEBIAN" / "control"
@@ -132,6 +133,19 @@ def test_preseeded_install_enrols_runs_upgrades_and_purges_clean(
     assert (root.path / "etc/lantern/agent.conf").read_text() == conf
     assert wants.is_symlink()
     assert status(root)["device_id"] == device_id
+    # --supervise's child command works with the package's isolated python (-IS).
+    child = root.run(
+        "/usr/bin/python3 -IS -c 'import site, subprocess, sys; "
+        'site.addsitedir("/opt/lantern-agent/lib"); import lantern_session; '
+        'sys.exit(subprocess.call([*lantern_session.agent_command(), "status"]))\'',
+        user=USER, check=False,
+    )  # fmt: skip
+    assert child.returncode == 0 and "enrolled:        yes" in child.stdout, child.stderr
+
+    # An admin's `systemctl --global disable` survives the next upgrade.
+    wants.unlink()
+    install(root, bumped(deb, "99.0.1", tmp_path / "again"))
+    assert not wants.exists() and not wants.is_symlink()
 
     # Purge: nothing of the package is left, per-user state included, nothing else is touched.
     root.run("dpkg", "--purge", "lantern-agent")

@@ -203,3 +203,14 @@ def test_session_enrols_for_real_against_a_collector(collector: Collector, tmp_p
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert json.loads(status.stdout)["device_id"] == data["device_id"]
+
+
+def test_supervised_child_command_runs_the_agent_cli(tmp_path: Path) -> None:
+    """--supervise starts the agent as a child with the launcher's own imports."""
+    cmd = ls.agent_command()
+    result = subprocess.run(
+        [*cmd, "--state-dir", str(tmp_path / "state"), "status", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr  # not enrolled
+    assert json.loads(result.stdout)["enrolled"] is False
