@@ -9,6 +9,7 @@ need none.
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -57,6 +58,10 @@ async def check_csrf(request: Request, session: Session) -> None:
     """Refuse an unsafe cookie-authenticated request without the session's CSRF token."""
     if request.method in SAFE_METHODS:
         return
+    # Defence in depth: a browser names the page that sent a POST; it must be this site.
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -259,3 +259,20 @@ def test_expired_sessions_and_old_attempts_can_be_purged(app: Any, store: SqlSto
     later = datetime.now(UTC) + timedelta(days=1)
     assert SessionStore(store.engine).purge(later) == 1
     assert LoginThrottle(store.engine).purge(later) == 2
+
+
+def test_a_post_from_another_site_is_refused_even_with_the_token(app: Any, store: SqlStore) -> None:
+    browser = sign_in(app, store, "it_admin")
+    evil = browser.client.post(
+        "/tokens",
+        data={"csrf_token": browser.csrf, "uses": "1"},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    same = browser.client.post(
+        "/tokens",
+        data={"csrf_token": browser.csrf, "uses": "1"},
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )
+    assert evil.status_code == 403 and same.status_code == 200
