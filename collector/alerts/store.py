@@ -56,9 +56,16 @@ class SqlTriggerState:
         return self.conn.execute(select(s.c.until).where(s.c.key == key)).scalar_one_or_none()
 
     def suppress(self, key: str, until: datetime) -> None:
+        # An upsert: two replicas suppressing the same key at once must not fail on the key.
         s = am.trigger_suppressions
-        self.conn.execute(delete(s).where(s.c.key == key))
-        self.conn.execute(insert(s).values(key=key, until=until))
+        if self.conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(s).values(key=key, until=until)
+        self.conn.execute(
+            stmt.on_conflict_do_update(index_elements=[s.c.key], set_={"until": until})
+        )
 
     def alerts_since(self, dedup_key: str, since: datetime) -> int:
         a = m.alerts

@@ -230,3 +230,56 @@ def test_precision_per_rule_from_outcomes(store: SqlStore, alerts: AlertStore) -
     assert (p.rule, p.closed, p.true_positive, p.false_positive, p.open) == ("suicide", 3, 2, 1, 1)
     assert p.precision == pytest.approx(2 / 3)
     assert p.outcomes == {"false_positive": 1, "early_help": 1, "no_further_action": 1}
+
+
+def test_concurrent_ingest_and_staff_actions_keep_one_intact_chain(
+    store: SqlStore, alerts: AlertStore
+) -> None:
+    """Several replicas' worth of writers at once: ingest raising and folding alerts (shared
+    suppression keys included) while staff acknowledge and note. No deadlock, no lost audit row,
+    and the hash chain verifies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    devs = enrol(store, 6)
+    rules = {
+        "rules": [
+            {"id": "suicide", "match": {"category": ["suicide"]}},
+            {
+                "id": "any_user",
+                "match": {"category": ["suicide"]},
+                "group_by": ["user"],
+                "suppress_for": "1m",
+            },
+        ]
+    }
+    t = TriggerEngine(None, 3, parse_rules([("t.yaml", rules)]))
+
+    def agent(i: int) -> None:
+        dev = devs[i % len(devs)]
+        for k in range(8):
+            store.ingest(
+                dev, [match(dev, user="shared", severity=3 + (k % 3), at=T0 + minutes(k))], t
+            )
+
+    def staff() -> None:
+        for _ in range(20):
+            for a in alerts.find(AlertFilter(status=["new"])):
+                try:
+                    alerts.acknowledge(a.id, "dsl@x", T0)
+                    alerts.add_note(a.id, "seen", "dsl@x", T0)
+                except WorkflowError:
+                    pass
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(agent, i) for i in range(6)] + [pool.submit(staff)]
+        for f in futures:
+            f.result()
+    check = alerts.verify_audit()
+    assert check.ok, check
+    raised = sum(
+        1
+        for a in alerts.find(AlertFilter(limit=1000))
+        for h in alerts.history(a.id)
+        if h.action == "alert.raised"
+    )
+    assert raised == len(alerts.find(AlertFilter(limit=1000)))
