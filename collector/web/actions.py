@@ -50,6 +50,30 @@ class AlertActions:
     def close(self, alert_id: int, outcome: str, actor: str, note: str = "") -> None:
         self._run(self._alerts.close, alert_id, outcome, actor, utcnow(), note.strip() or None)
 
+    def members(self, alert_id: int) -> list[dict[str, Any]]:
+        """The devices and logins folded into a cohort cluster alert."""
+        return [
+            {
+                "device_id": x.device_id,
+                "os_user": x.os_user,
+                "severity": x.severity,
+                "joined_at": x.joined_at,
+            }
+            for x in self._alerts.members(alert_id)
+        ]
+
+    def history(self, alert_id: int) -> list[dict[str, Any]]:
+        """Everything done to the alert, from the audit chain, oldest first."""
+        return [
+            {
+                "at": h.at,
+                "actor": h.actor,
+                "action": h.action.removeprefix("alert."),
+                "detail": h.detail,
+            }
+            for h in self._alerts.history(alert_id)
+        ]
+
     def notes(self, alert_id: int) -> list[dict[str, Any]]:
         return [
             {"at": n.at, "author": n.author, "text": n.text} for n in self._alerts.notes(alert_id)

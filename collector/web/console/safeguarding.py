@@ -171,6 +171,7 @@ def alert_page(
     row = _alert_or_404(store, alert_id)
     engine = _engine(store)
     history = casework.repeat_history(engine, row)
+    workflow = actions.AlertActions(store)
     record(store, user.email, "alert.view", "alert", alert_id)
     return page(
         request,
@@ -180,7 +181,9 @@ def alert_page(
             "names": display_names(store, [row, *history]),
             "timeline": casework.context_timeline(engine, row),
             "history": history,
-            "notes": actions.AlertActions(store).notes(alert_id),
+            "notes": workflow.notes(alert_id),
+            "members": workflow.members(alert_id) if row.get("kind") == "cluster" else [],
+            "actions_log": workflow.history(alert_id),
             "subject": subject_for(store, row),
             "outcomes": actions.OUTCOMES,
             "error": error[:200],

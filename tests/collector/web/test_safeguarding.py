@@ -99,6 +99,14 @@ def test_acknowledge_assign_note_and_close(as_role: Any, store: SqlStore) -> Non
     page = dsl.get(f"/alerts/{alert_id}")
     assert "Spoke to tutor." in page.text and "Referred to early help." in page.text
     assert 'id="acknowledge"' not in page.text and 'id="close"' not in page.text
+    log = re.search(r'<ol id="actions-log">(.*?)</ol>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    assert re.findall(r": (acknowledge|assign|note|close)", log) == [
+        "acknowledge",
+        "assign",
+        "note",
+        "close",
+        "note",
+    ]
     twice = dsl.post(f"/alerts/{alert_id}/acknowledge")
     assert "error=" in twice.headers["location"]
 
@@ -162,3 +170,27 @@ def test_live_update_respects_the_queue_filter(as_role: Any, store: SqlStore) ->
     wanted = add_alert(store, d, category="bullying")
     body = dsl.client.get(url + "&after=0").json()
     assert [a["id"] for a in body["alerts"]] == [wanted]
+
+
+def test_cluster_alert_lists_its_members(as_role: Any, store: SqlStore) -> None:
+    from sqlalchemy import insert
+
+    from collector.alerts.models import alert_members
+
+    d = add_device(store, "LAB-09")
+    cluster = add_alert(store, d, kind="cluster", os_user="", members=2)
+    with store.engine.begin() as conn:
+        for login in ("COLLEGE\\amy", "COLLEGE\\ben"):
+            conn.execute(
+                insert(alert_members).values(
+                    alert_id=cluster,
+                    device_id=d,
+                    os_user=login,
+                    event_id="e",
+                    severity=3,
+                    joined_at=NOW,
+                )
+            )
+    page = as_role("dsl").get(f"/alerts/{cluster}").text
+    members = re.search(r'<table id="members">(.*?)</table>', page, re.S).group(1)  # type: ignore[union-attr]
+    assert "COLLEGE\\amy" in members and "COLLEGE\\ben" in members
