@@ -804,11 +804,12 @@ class AlertStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def outbox_rows(self) -> list[dict[str, Any]]:
+    def outbox_rows(self, alert_id: int | None = None) -> list[dict[str, Any]]:
+        q = select(am.outbox).order_by(am.outbox.c.id)
+        if alert_id is not None:
+            q = q.where(am.outbox.c.alert_id == alert_id)
         with self.engine.connect() as conn:
-            return [
-                dict(r) for r in conn.execute(select(am.outbox).order_by(am.outbox.c.id)).mappings()
-            ]
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     # --- leases and job state (several collector replicas, one runner per job)
     def acquire_lease(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:

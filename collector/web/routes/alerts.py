@@ -233,6 +233,35 @@ def get_alert(alert_id: int, alerts: AlertsDep, _user: SafeguardingUser) -> Aler
     )
 
 
+class Delivery(BaseModel):
+    at: datetime
+    event: str
+    channel: str
+    target: str
+    attempt: int
+    ok: bool
+    detail: str
+
+
+@router.get("/{alert_id}/deliveries", response_model=list[Delivery])
+def deliveries(alert_id: int, alerts: AlertsDep, _user: SafeguardingUser) -> list[Delivery]:
+    """Who was notified or paged about this alert, every attempt (webhook URLs shown by host:
+    the URL is the secret)."""
+    events = {r["id"]: r["event"] for r in alerts.outbox_rows(alert_id)}
+    return [
+        Delivery(
+            at=d["at"],
+            event=events.get(d["outbox_id"], ""),
+            channel=d["channel"],
+            target=d["target"].split("/")[2] if d["target"].startswith("http") else d["target"],
+            attempt=d["attempt"],
+            ok=d["ok"],
+            detail=d["detail"],
+        )
+        for d in alerts.deliveries(alert_id)
+    ]
+
+
 @router.post("/{alert_id}/acknowledge", response_model=Alert)
 def acknowledge(alert_id: int, alerts: AlertsDep, user: SafeguardingUser) -> Alert:
     """new → acknowledged (stops escalation)."""

@@ -105,3 +105,24 @@ def test_lifecycle_over_rest(client: TestClient, sqlite_store: SqlStore) -> None
     precision = {p["rule"]: p for p in client.get("/api/v1/alerts/precision", headers=h).json()}
     assert precision["suicide"]["closed"] == 1 and precision["suicide"]["precision"] == 1.0
     assert "police" in client.get("/api/v1/alerts/outcomes", headers=h).json()
+
+
+def test_deliveries_show_who_was_notified_without_webhook_secrets(
+    client: TestClient, sqlite_store: SqlStore
+) -> None:
+    import asyncio
+
+    from collector.alerts.config import AlertsConfig, Contact
+    from collector.alerts.notify import Dispatcher
+    from collector.alerts.store import AlertStore
+    from collector.triggers.calendar import Calendar
+    from tests.collector.alerts.receivers import webhook_server
+
+    h = bearer(sqlite_store, "dsl")
+    aid = client.get("/api/v1/alerts?min_severity=5", headers=h).json()[0]["id"]
+    with webhook_server() as (_hooks, url):
+        cfg = AlertsConfig(channels=[Contact(name="t", teams=f"{url}/secret-token-path")])
+        asyncio.run(Dispatcher(AlertStore(sqlite_store), cfg, Calendar(), "a").run_once())
+    (d,) = client.get(f"/api/v1/alerts/{aid}/deliveries", headers=h).json()
+    assert (d["event"], d["channel"], d["ok"]) == ("raised", "teams", True)
+    assert d["target"].startswith("127.0.0.1:") and "secret" not in d["target"]
