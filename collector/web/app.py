@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from collector.directory import routes as directory_routes
 from collector.store import Store
 from collector.web.auth import routes as sign_in
 from collector.web.auth.sessions import SessionStore
@@ -108,6 +109,7 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(devices.router)
     app.include_router(coverage.router)
+    app.include_router(directory_routes.router)
     app.include_router(sign_in.router)
     app.include_router(safeguarding.router)
     app.include_router(fleet.router)

@@ -33,12 +33,12 @@ def test_every_route_is_in_the_access_matrix(app: Any) -> None:
     assert set(ACCESS) - routes == set(), "matrix entries for routes that do not exist"
 
 
-def _fill(path: str, ids: dict[str, int]) -> str:
+def _fill(path: str, ids: dict[str, object]) -> str:
     return PARAM.sub(lambda mt: str(ids[mt.group(1)]), path)
 
 
 @pytest.fixture
-def seeded(store: SqlStore) -> dict[str, int]:
+def seeded(store: SqlStore) -> dict[str, object]:
     device = add_device(store, "LAB-01")
     alert_id = add_alert(store, device)
     other = add_user(store, "trustee")
@@ -47,6 +47,12 @@ def seeded(store: SqlStore) -> dict[str, int]:
         "token_id": 1,
         "user_id": store.user_by_email(other).id,
         "keyword_id": 1,
+        "person_id": 1,
+        "flag_id": 1,
+        "login": "guest01",
+        "device_id": device,
+        "name": "library",
+        "external_id": "S001",
     }
 
 
@@ -65,7 +71,7 @@ def _ordered(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_gets_exactly_its_routes(
-    app: Any, store: SqlStore, seeded: dict[str, int], role: str
+    app: Any, store: SqlStore, seeded: dict[str, object], role: str
 ) -> None:
     browser: Browser = sign_in(app, store, role)
     wrong = []
@@ -86,7 +92,7 @@ def test_each_role_gets_exactly_its_routes(
     assert wrong == [], f"{role} got the wrong answer on: {wrong}"
 
 
-def test_no_one_signed_in_gets_only_public_routes(app: Any, seeded: dict[str, int]) -> None:
+def test_no_one_signed_in_gets_only_public_routes(app: Any, seeded: dict[str, object]) -> None:
     client = TestClient(app)
     wrong = []
     for method, path in app_routes(app):
@@ -102,7 +108,7 @@ def test_no_one_signed_in_gets_only_public_routes(app: Any, seeded: dict[str, in
 
 @pytest.mark.parametrize("role", ROLES)
 def test_api_routes_with_bearer_tokens_follow_the_matrix(
-    app: Any, store: SqlStore, seeded: dict[str, int], role: str
+    app: Any, store: SqlStore, seeded: dict[str, object], role: str
 ) -> None:
     email = add_user(store, role)
     token = new_token(API_PREFIX)
