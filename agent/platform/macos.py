@@ -27,11 +27,13 @@ replace.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import psutil
@@ -173,7 +175,15 @@ class MacOSBackend:
         return permissions(api)
 
     def prepare_keyboard(self) -> None:
-        return None
+        """Keep pynput's listener thread away from the Text Input Sources API (below)."""
+        if sys.platform != "darwin":
+            return
+        try:
+            from pynput.keyboard import _darwin
+        except Exception as exc:  # reported by the listener's own import
+            log.debug("pynput darwin backend not importable: %s", type(exc).__name__)
+            return
+        patch_pynput_listener(_darwin)
 
     def attach_keyboard(self, listener: Any) -> None:
         return None
@@ -186,6 +196,29 @@ class MacOSBackend:
 
     def level3_char(self, keysym: int, shift: bool) -> str | None:
         return None  # Option+key characters arrive from pynput already composed
+
+
+@contextlib.contextmanager
+def _no_keycode_context() -> Iterator[tuple[None, None]]:
+    yield (None, None)
+
+
+def patch_pynput_listener(module: Any) -> bool:
+    """Stop pynput's macOS listener from calling TIS/TSM on its own thread.
+
+    pynput (1.8) opens a ``keycode_context()`` at the start of every listener thread:
+    ``TISCopyCurrentKeyboardInputSource`` + ``TISGetInputSourceProperty``. Recent macOS asserts
+    that these run on the main queue and kills the process (``EXC_BREAKPOINT`` in
+    ``_dispatch_assert_queue_fail`` under ``TSMGetInputSourceProperty``, reported for pynput and
+    other listeners). The listener never uses that context: keys are translated with
+    ``CGEventKeyboardGetUnicodeString``. So the listener gets an empty one. Only the listener's
+    module global is replaced; pynput's ``Controller`` (unused by the agent) keeps the real one.
+    Returns whether the patch applied.
+    """
+    if getattr(module, "keycode_context", None) is None or not hasattr(module, "Listener"):
+        return False
+    module.keycode_context = _no_keycode_context
+    return True
 
 
 class MacWindowSource:

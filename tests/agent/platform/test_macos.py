@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -345,6 +346,31 @@ def test_missing_pyobjc_is_reported() -> None:
     assert backend.key_source() is None and backend.level3_char(0x61, False) is None
 
 
+def test_pynput_listener_never_calls_text_input_sources() -> None:
+    module = types.ModuleType("fake_pynput_darwin")
+    exec(  # the shape of pynput.keyboard._darwin (1.8): a module-level name used by Listener
+        textwrap.dedent(
+            """
+            import contextlib
+            calls = []
+            @contextlib.contextmanager
+            def keycode_context():
+                calls.append("TISCopyCurrentKeyboardInputSource")
+                yield ("keyboard type", b"layout")
+            class Listener:
+                def _run(self):
+                    with keycode_context() as context:
+                        return context
+            """
+        ),
+        module.__dict__,
+    )
+    assert mac.patch_pynput_listener(module)
+    assert module.Listener()._run() == (None, None)
+    assert module.calls == []
+    assert not mac.patch_pynput_listener(types.ModuleType("other_backend"))
+
+
 @pytest.mark.skipif(sys.platform == "darwin", reason="checks the behaviour off macOS")
 def test_off_macos_the_real_backend_is_blind_and_never_raises() -> None:
     backend = select_backend(platform="darwin")
@@ -479,3 +505,19 @@ def test_real_front_window_is_reported_and_stop_is_prompt() -> None:
 @on_macos
 def test_real_process_name() -> None:
     assert mac.process_name(os.getpid()).lower().startswith("python")
+
+
+@on_macos
+def test_real_pynput_listener_starts_without_tis_on_its_thread() -> None:
+    backend = MacOSBackend()
+    backend.prepare_keyboard()
+    from pynput.keyboard import Listener, _darwin
+
+    assert _darwin.keycode_context is mac._no_keycode_context
+    listener = Listener(on_press=lambda key: None)
+    listener.daemon = True
+    listener.start()
+    try:
+        time.sleep(0.5)  # the crash this prevents happened as the thread started
+    finally:
+        listener.stop()

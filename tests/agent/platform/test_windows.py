@@ -215,7 +215,7 @@ def session() -> Iterator[tuple[FakeWin32, Callable[[], Watch]]]:
 
     yield api, start
     for w in watches:
-        w.source.stop(1.0)
+        w.source.stop(0.2)
 
 
 def test_foreground_and_title_changes_become_window_infos(session) -> None:  # type: ignore[no-untyped-def]
