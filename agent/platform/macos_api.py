@@ -26,6 +26,7 @@ ACCESS_GRANTED, ACCESS_DENIED, ACCESS_UNKNOWN = 0, 1, 2
 
 _IOKIT = "/System/Library/Frameworks/IOKit.framework/IOKit"
 _CARBON = "/System/Library/Frameworks/Carbon.framework/Carbon"
+_COREGRAPHICS = "/System/Library/Frameworks/CoreGraphics.framework/CoreGraphics"
 _AX_TIMEOUT_S = 0.5  # AX's default is 6 s per call to a hung application
 
 
@@ -64,6 +65,10 @@ class MacApi:
         """``CGPreflightScreenCaptureAccess`` (10.15+; ``None`` before, when titles are free).
         Never prompts."""
         fn = getattr(self._quartz, "CGPreflightScreenCaptureAccess", None)
+        if fn is None:  # an older pyobjc on a newer macOS: call CoreGraphics directly
+            fn = getattr(_load(_COREGRAPHICS), "CGPreflightScreenCaptureAccess", None)
+            if fn is not None:
+                fn.argtypes, fn.restype = [], ctypes.c_bool
         return None if fn is None else bool(fn())
 
     def accessibility_trusted(self) -> bool:
@@ -173,4 +178,7 @@ def _load(path: str) -> Any:
         return ctypes.CDLL(path)
     except OSError:
         name = ctypes.util.find_library(path.rsplit("/", 1)[-1])
-        return ctypes.CDLL(name) if name else None
+        try:
+            return ctypes.CDLL(name) if name else None
+        except OSError:
+            return None
