@@ -3,7 +3,7 @@
 A token that is a known word is never split into lexicon words (``therapist`` is not "the
 rapist") and never read as a misspelling of a lexicon word (``that`` is not ``twat``); an unknown
 long token may be split into known words when one of them is a lexicon word ("muchdisdain").
-Proper nouns (capitalised entries) are left out.
+Proper nouns are included: a place or family name is never split (Penistone, Ivanhoe).
 
     .venv/bin/python bench/detection/build_known.py [extra word lists ...]
 
@@ -37,7 +37,7 @@ def main() -> None:
             words.update(src.read_text(encoding="utf-8").split())
     known: set[str] = set()
     for w in words:
-        if not w[:1].islower() or "'" in w:
+        if "'" in w:
             continue
         n = norm(w)
         if n and " " not in n and n.isalpha():

@@ -288,44 +288,56 @@ def speed(engine: Engine, misses: bool) -> dict[str, float]:
         t = time.perf_counter()
         Engine.load()
         loads.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    Engine.load(cache=False)
+    cold = time.perf_counter() - t
     titles = _titles()
     size = sum(len(t.encode("utf-8")) for t in titles)
     scan = engine.scan
-    best = 0.0
-    for _ in range(3):
+    # the machine may be shared: report the best of several passes (wall clock) and CPU time
+    best = best_cpu = 0.0
+    for _ in range(5):
         t = time.perf_counter()
+        c = time.process_time()
         for title in titles:
             scan(title, "title")
         best = max(best, size / (time.perf_counter() - t))
+        best_cpu = max(best_cpu, size / max(time.process_time() - c, 1e-9))
     # incremental: type benign paragraphs key by key (with a few backspaces)
     text = " ".join(titles[:400])
-    inc = engine.incremental()
-    buf = ""
-    n_keys = 0
-    t = time.perf_counter()
-    for i, ch in enumerate(text):
-        buf += ch
-        if len(buf) > 512:
-            buf = buf[128:]
-        inc.update(buf)
-        n_keys += 1
-        if i % 97 == 0:
-            buf = buf[:-1]
+    per_key = per_key_cpu = float("inf")
+    for _ in range(3):
+        inc = engine.incremental()
+        buf = ""
+        n_keys = 0
+        t = time.perf_counter()
+        c = time.process_time()
+        for i, ch in enumerate(text):
+            buf += ch
+            if len(buf) > 512:
+                buf = buf[128:]
             inc.update(buf)
             n_keys += 1
-    per_key = (time.perf_counter() - t) / n_keys
+            if i % 97 == 0:
+                buf = buf[:-1]
+                inc.update(buf)
+                n_keys += 1
+        per_key = min(per_key, (time.perf_counter() - t) / n_keys)
+        per_key_cpu = min(per_key_cpu, (time.process_time() - c) / n_keys)
     print("\n== Speed (one core, in-process)")
     print(f"lexicon load (median of 5)     {statistics.median(loads) * 1000:7.1f} ms   "
-          "target <= 200 ms")
-    print(f"title scan, normalise + match  {best / 1e6:7.1f} MB/s "
+          f"target <= 200 ms (compiled-engine cache; cold compile {cold * 1000:.0f} ms)")
+    print(f"title scan, normalise + match  {best / 1e6:7.1f} MB/s wall, {best_cpu / 1e6:.1f} MB/s CPU "
           f"({len(titles)} titles, {size / 1e6:.1f} MB)   target >= 10 MB/s")
-    print(f"incremental update             {per_key * 1e6:7.1f} µs per keystroke "
-          f"({n_keys} keystrokes)   target <= 20 µs")
+    print(f"incremental update             {per_key * 1e6:7.1f} µs wall, "
+          f"{per_key_cpu * 1e6:.1f} µs CPU per keystroke ({n_keys} keystrokes)   target <= 20 µs")
     print(f"automaton keys                 {engine.matcher.keys}")
     return {
         "load_ms": statistics.median(loads) * 1000,
         "title_mb_s": best / 1e6,
+        "title_mb_s_cpu": best_cpu / 1e6,
         "keystroke_us": per_key * 1e6,
+        "keystroke_us_cpu": per_key_cpu * 1e6,
     }
 
 

@@ -27,6 +27,18 @@ from lantern.detection.lexicon import default_dir
 FORMAT = b"lantern-detection-cache-1"
 
 
+def _code_hash() -> bytes:
+    # hashed when the package is imported, so a process keeps the key of the code it runs
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in [*sorted(pkg.glob("*.py")), pkg / "lexicon" / "__init__.py"]:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.digest()
+
+
+_CODE = _code_hash()
+
+
 def cache_dir() -> Path | None:
     """Where compiled engines are cached, or None when caching is disabled."""
     env = os.environ.get("LANTERN_DETECTION_CACHE")
@@ -45,14 +57,13 @@ def cache_key(
     if cache_dir() is None:
         return ""
     h = hashlib.sha256(FORMAT)
+    h.update(_CODE)
     h.update(sys.version.encode())
     h.update(str(getattr(ahocorasick, "__version__", "")).encode())
     h.update(repr((sorted(categories) if categories is not None else None,
                    sorted(languages) if languages is not None else None)).encode())
     d = Path(lexicon_dir) if lexicon_dir is not None else default_dir()
-    pkg = Path(__file__).resolve().parent
-    files = sorted(d.glob("*.yaml")) + sorted(pkg.glob("*.py")) + sorted(
-        default_dir().glob("*.txt")) + [default_dir() / "__init__.py"]
+    files = sorted(d.glob("*.yaml")) + sorted(default_dir().glob("*.txt"))
     for f in files:
         h.update(f.name.encode() + b"\0")
         h.update(f.read_bytes())

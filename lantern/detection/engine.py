@@ -42,6 +42,10 @@ class Engine:
         self.known: frozenset[str] = known
         self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
+        trig = _trigger_sets(lex, self.matcher)
+        self.matcher.build_screen(
+            lambda a: (a.entry >= 0 and a.seg == 0) or a.set_name in trig
+        )
         self._fuzzy: FuzzyIndex | None = None
         self.load_seconds: float = 0.0
 
@@ -235,6 +239,30 @@ def _chain(
         if ok:
             out.append((ei, first.t0, cur.t1, first.c0, cur.c1, first.t0, nseg))
     return out
+
+
+def _trigger_sets(lex: Lexicon, matcher: Matcher) -> frozenset[str]:
+    """For each composite rule, the rarest set it cannot do without (screening on it suffices).
+
+    Sets of everyday words (``screen: false`` in the lexicon: pronouns, modals, negators) are
+    never chosen; a derived sequence set counts through its parts.
+    """
+    size: dict[str, int] = {}
+    for a in matcher.atoms:
+        if a.set_name:
+            size[a.set_name] = size.get(a.set_name, 0) + 1
+    out: set[str] = set()
+    for e in lex.entries:
+        if not e.all_of:
+            continue
+        needed = [
+            n for n in (*e.all_of, *e.requires)
+            if n not in lex.set_sequences and lex.set_screen.get(n, True)
+        ]
+        if not needed:
+            needed = list(e.all_of)
+        out.add(min(needed, key=lambda n: size.get(n, 0) or 1 << 30))
+    return frozenset(out)
 
 
 def _sequence(

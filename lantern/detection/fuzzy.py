@@ -64,9 +64,10 @@ class FuzzyIndex:
             return None
         cands: set[str] = set(self.index.get(tok, ()))  # a letter missing
         for d in _deletes(tok):
-            if d in self.words and len(d) >= MIN_LEN:  # a letter added
+            if d in self.words:  # a letter added
                 cands.add(d)
-            cands.update(self.index.get(d, ()))  # changed or swapped letter
+            if len(tok) >= MIN_LEN:
+                cands.update(w for w in self.index.get(d, ()) if len(w) == len(tok))  # changed
         # a changed first letter is a different word (``bate`` is not ``hate``)
         cands = {c for c in cands if c[0] == tok[0] or len(c) != len(tok) or c[1:] == tok[1:][::-1]}
         # three-letter words ("kil", "die") only for a swapped or an extra letter

@@ -13,6 +13,7 @@ known word (``therapist`` is not ``the rapist``).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ahocorasick
@@ -61,6 +62,7 @@ class Matcher:
         self.glue = glue
         self.known = known
         self._doubled: set[str] = set()
+        self._base: set[str] = set()
         keys: dict[str, set[int]] = {}
         # (entry, phrase) -> atom ids of its segments, used to assemble gapped phrases
         for ei, e in enumerate(lex.entries):
@@ -92,12 +94,47 @@ class Matcher:
             self.automaton.add_word(k, (len(k), tuple(sorted(ids))))
         self.automaton.make_automaton()
         self.keys = len(keys)
+        self._key_atoms = keys
+        self.screen_automaton = self.automaton
+        self.screen_keys = len(keys)
+
+    def build_screen(self, trigger: Callable[[Atom], bool]) -> None:
+        """Build the screening automaton from the atoms that can start a hit.
+
+        A composite rule needs every one of its sets, so screening on its rarest set is enough;
+        common words that only ever complete a rule ("not", "should") never send a text to the
+        full analysis. One-edit misspellings (dropped or swapped letter) of single trigger
+        words are screened too, so the spelling correction still gets its chance.
+        """
+        keys: set[str] = set()
+        for k, ids in self._key_atoms.items():
+            if any(trigger(self.atoms[i]) for i in ids):
+                keys.add(k)
+        variants: set[str] = set()
+        for k in keys:
+            if k not in self._base or len(k) < 5 or not k.isalpha():
+                continue
+            for i in range(len(k)):
+                variants.add(k[:i] + k[i + 1 :])
+                if i + 1 < len(k):
+                    variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
+        keys.update(v for v in variants if v not in self.known and len(v) >= 3)
+        screen = ahocorasick.Automaton()
+        for k in keys:
+            screen.add_word(k, (len(k), ()))
+        screen.make_automaton()
+        self.screen_automaton = screen
+        self.screen_keys = len(keys)
+        del self._key_atoms
+        del self._base
 
     def _add(
         self, keys: dict[str, set[int]], atom: Atom, n: str, inflect: bool, raw: str = ""
     ) -> None:
         aid = len(self.atoms)
         self.atoms.append(atom)
+        if " " not in n:
+            self._base.add(n)
         variants = phrase_variants(n, inflect)
         if " " not in n and _has_double(raw):
             self._doubled.update(variants)
@@ -116,18 +153,18 @@ class Matcher:
         word (it might split into atoms and glue words); the full analysis decides.
         """
         n = len(s)
-        for end, (klen, _ids) in self.automaton.iter(s):
+        known = self.known
+        for end, (klen, _ids) in self.screen_automaton.iter(s):
             start = end - klen + 1
-            if (start == 0 or s[start - 1] in _BOUNDARY) and (end + 1 == n or s[end + 1] in _BOUNDARY):
+            left = start == 0 or s[start - 1] in _BOUNDARY
+            right = end + 1 == n or s[end + 1] in _BOUNDARY
+            if left and right:
                 return True
             if self.glue:
-                a = start
-                while a > 0 and s[a - 1] not in _BOUNDARY:
-                    a -= 1
-                b = end + 1
-                while b < n and s[b] not in _BOUNDARY:
-                    b += 1
-                if b - a >= 6 and s[a:b] not in self.known:
+                a = s.rfind(" ", 0, start) + 1
+                b = s.find(" ", end + 1)
+                tok = s[a : b if b >= 0 else n].strip('."')
+                if len(tok) >= 6 and tok not in known:
                     return True
         return False
 

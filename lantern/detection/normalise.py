@@ -68,11 +68,14 @@ _SENT_CHARS = ".!?;:\n\r\u2026\u3002"
 _SEP_TABLE: dict[int, str | None] = {c: " " for c in range(128) if not chr(c).isalnum()}
 _SEP_TABLE.update({ord(c): ' " ' for c in _QUOTE_CHARS})
 _SEP_TABLE.update({ord(c): " . " for c in _SENT_CHARS})
+_ASCII_SEP_RE = re.compile(r"[^a-z0-9 ]")
 # 1:1 ASCII table for the screen (CPython translates these at C speed)
 _SCREEN_TABLE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 _SCREEN_TABLE.update({ord(c): '"' for c in _QUOTE_CHARS if c.isascii()})
 _SCREEN_TABLE.update({ord(c): "." for c in _SENT_CHARS if c.isascii()})
-_SCREEN_BYTES = bytes(ord(_SCREEN_TABLE.get(i, chr(i))) for i in range(128)) + bytes(range(128, 256))
+_SCREEN_BYTES = bytes(
+    ord(_SCREEN_TABLE.get(i, chr(i)).lower()) for i in range(128)
+) + bytes(range(128, 256))
 # spaced letters, after punctuation became " " or " . ": "k i l l", "k . i . l . l"
 _SPACED_RE = re.compile(r"(?<![^ ])[^\W\d_](?: (?:\. )?[^\W\d_](?![^ ])){2,}")
 _SPACED_QUICK_RE = re.compile(r" [^\W\d_] (?:\. )?[^\W\d_] ")
@@ -86,6 +89,9 @@ _SPACES_RE = re.compile(r" {2,}")
 # @mentions (user names) are dropped; a hashtag keeps its words
 _MENTION_RE = re.compile(r"(?<![\w@])@\w+|(?<![\w#])#(?=\w)")
 _SPECIAL_QUICK_RE = re.compile(r"[0-9'’`´ʼ@#$!|*+€]")
+# quick checks that start with a character class (fast scans): symbols, or a digit touching a letter
+_LEET_SYM_RE = re.compile(r"[$!|*+#@€]")
+_LEET_DIGIT_RE = re.compile(r"[0-9](?:(?<=[A-Za-z][0-9])|(?=[A-Za-z]))")
 _SPECIAL_RE = re.compile(r"['’`´ʼ@#]|" + _LEET_ANY_RE.pattern)
 
 
@@ -211,14 +217,18 @@ class Normaliser:
         """
         if not text.isascii():
             return self.normalise(text)
-        s = text.lower()
-        if _SPECIAL_QUICK_RE.search(s) and _SPECIAL_RE.search(s):
+        s = text
+        if "'" in s or "`" in s:
             s = _APOS_RE.sub("", s)
-            s = _MENTION_RE.sub(" ", s)
-            if _LEET_ANY_RE.search(s):
-                s = _LEET_TOKEN_RE.sub(self._deleet, s)
-        s = _SQUEEZE_ASCII_RE.sub("", s)
-        s = " ".join(s.encode("ascii").translate(_SCREEN_BYTES).decode("ascii").split())
+        if "@" in s or "#" in s:
+            s = _MENTION_RE.sub(" ", s.lower())
+        if (_LEET_SYM_RE.search(s) or _LEET_DIGIT_RE.search(s)) and _LEET_ANY_RE.search(
+            s.lower()
+        ):
+            s = _LEET_TOKEN_RE.sub(self._deleet, s.lower())
+        # one C-level pass lower-cases and turns punctuation into spaces (or . and ")
+        s = s.encode("ascii").translate(_SCREEN_BYTES).decode("ascii")
+        s = " ".join(_SQUEEZE_ASCII_RE.sub("", s).split())
         if _SPACED_SCREEN_RE.search(" " + s):
             return self.normalise(text)
         return s
@@ -240,8 +250,8 @@ class Normaliser:
             b.per_char(lambda c: c.translate(_ZW_TABLE).translate(_FOLD))
             if _confusable_re().search(b.s):
                 b.sub(_WORD_RE, _homoglyph_word)
-        if b.off is None:
-            b.s = b.s.lower() if ascii_only else b.s.casefold()
+        if b.off is None or ascii_only:
+            b.s = b.s.lower() if ascii_only else b.s.casefold()  # ASCII: same length
         else:
             b.per_char(str.casefold)
         if _SPECIAL_RE.search(b.s):
@@ -256,7 +266,10 @@ class Normaliser:
                 s = _OTHER_RE.sub(" ", s)
             b.s = " ".join(s.split())
         else:
-            b.per_char(lambda c: c.translate(_SEP_TABLE))
+            if ascii_only:
+                b.sub(_ASCII_SEP_RE, lambda m: _SEP_TABLE[ord(m.group())] or "")
+            else:
+                b.per_char(lambda c: c.translate(_SEP_TABLE))
             if not ascii_only:
                 b.sub(_OTHER_RE, " ")
             b.sub(_SPACES_RE, " ")

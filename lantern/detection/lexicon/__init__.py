@@ -150,6 +150,8 @@ class Lexicon:
     # derived sets: a set also matches when its component sets occur in order, at most `gap`
     # tokens apart ("not" … "human")
     set_sequences: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)
+    # sets of everyday words that must not be used to screen texts for a rule
+    set_screen: dict[str, bool] = field(default_factory=dict)
     cues: dict[str, Cue] = field(default_factory=dict)
     version: str = ""
 
@@ -218,6 +220,7 @@ def _add_set(lex: Lexicon, sname: str, spec: Any, fname: str) -> None:
         phrases = list(spec.get("phrases") or [])
         inflect = bool(spec.get("inflect", True))
         fuzzy = bool(spec.get("fuzzy", True))
+        lex.set_screen[sname] = bool(spec.get("screen", True))
         if spec.get("sequence"):
             lex.set_sequences[sname] = (tuple(spec["sequence"]), int(spec.get("gap", 3)))
         # "product": every combination of one phrase from each list ("not" x "welcome")
