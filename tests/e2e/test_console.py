@@ -176,6 +176,7 @@ def test_dsl_sees_a_new_alert_live_then_acknowledges_and_closes_it(
     expect(row).to_be_visible(timeout=15_000)  # arrives by the live poll, no reload
     expect(page.locator("#live-status")).to_contain_text("1 new alert")
     expect(row).to_contain_text("suicide")
+    expect(page.locator("#queue-count")).to_have_text("1")
     shot(page, "dsl-queue-live")
 
     row.get_by_role("link").first.click()

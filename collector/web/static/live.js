@@ -51,6 +51,8 @@
     cell(tr, a.status.replace(/_/g, " "), "status");
     cell(tr, String(a.count), "num");
     tbody.insertBefore(tr, tbody.firstChild);
+    var count = document.getElementById("queue-count");
+    if (count) { count.textContent = String(parseInt(count.textContent || "0", 10) + 1); }
   }
 
   function poll() {
