@@ -272,6 +272,13 @@ class MacWindowSource:
         api: MacLike | None = None
         try:
             api = self._api = self._api_factory()
+        except ImportError as exc:
+            self._status = unavailable(f"pyobjc is not installed ({exc.name or exc})")
+            return
+        except Exception as exc:  # not macOS, or a framework missing
+            self._status = unavailable(str(exc) or type(exc).__name__)
+            return
+        try:
             try:
                 token = api.watch_activation(self._wake.set)
             except Exception as exc:  # polling alone still works

@@ -218,6 +218,11 @@ class WindowsWindowSource:
         api: Win32Like | None = None
         try:
             api = self._api = self._api_factory()
+        except Exception as exc:  # not Windows, or user32 lacks a function
+            self._status = unavailable(str(exc) or type(exc).__name__)
+            self._ready.set()
+            return
+        try:
             self._thread_id = api.current_thread_id()
             api.ensure_message_queue()
             for event in (EVENT_SYSTEM_FOREGROUND, EVENT_SYSTEM_DESKTOPSWITCH):
