@@ -2,6 +2,7 @@
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -137,7 +138,6 @@ def _cmd_privacy_inventory(args: argparse.Namespace) -> int:
 
 
 def _cmd_sar_export(args: argparse.Namespace) -> int:
-    import json
 
     from collector.privacy.subject_access import SubjectNotFound, export
 
@@ -158,11 +158,91 @@ def _cmd_sar_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
+    from collector.triggers.replay import scan_with_triggers
     from lantern.detection import Engine
-    from lantern.detection.scan import scan_lines
 
-    scan_lines(sys.stdin, sys.stdout, Engine.load())
+    settings = _settings(args)
+    scan_with_triggers(
+        sys.stdin, sys.stdout, Engine.load(), _rules(args, settings), settings.alert_threshold
+    )
     return 0
+
+
+def _rules(args: argparse.Namespace, settings: Settings):  # -> RuleSet
+    from collector.triggers.rules import load_rules
+
+    paths = [Path(p) for p in (getattr(args, "rules", None) or [])] or list(settings.rules)
+    return load_rules(paths or None)
+
+
+def _cmd_rules_check(args: argparse.Namespace) -> int:
+    from collector.triggers.rules import RuleError
+
+    try:
+        rules = _rules(args, _settings(args))
+    except RuleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{len(rules.content_rules)} content rules, {len(rules.coverage_rules)} coverage rules: ok"
+    )
+    return 0
+
+
+def _cmd_rules_test(args: argparse.Namespace) -> int:
+    from collector.triggers.replay import replay
+    from collector.triggers.rules import RuleError
+    from lantern.detection import Engine
+
+    settings = _settings(args)
+    try:
+        rules = _rules(args, settings)
+    except RuleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    source = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8")  # noqa: SIM115
+    with source:
+        summary = replay(
+            source,
+            rules,
+            sys.stdout,
+            detection=Engine.load(),
+            threshold=settings.alert_threshold,
+            as_json=args.json,
+        )
+    return 1 if summary.errors else 0
+
+
+def _cmd_reports_weekly(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from collector.alerts.config import load_alerts_config
+    from collector.alerts.jobs import AlertJobs
+    from collector.store import open_store
+
+    settings = _settings(args)
+    store = open_store(settings.database_url)
+    jobs = AlertJobs(store, _rules(args, settings), load_alerts_config(settings.alerts_config))
+    report = jobs.weekly_report_once(utcnow(), force=True)
+    if report is None:
+        print("last week's report was already made; showing it", file=sys.stderr)
+        report = jobs.alerts.latest_report("weekly")
+    elif args.send:
+        asyncio.run(jobs.dispatcher.run_once())
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from collector.alerts.store import AlertStore
+    from collector.store import open_store
+
+    check = AlertStore(open_store(_settings(args).database_url)).verify_audit()  # type: ignore[arg-type]
+    if check.ok:
+        print(f"audit log intact: {check.entries} entries")
+        return 0
+    print(f"audit log BROKEN at entry {check.first_bad_seq}: {check.reason}", file=sys.stderr)
+    return 1
 
 
 def _open_directory(args: argparse.Namespace) -> "DirectoryStore":
@@ -247,8 +327,32 @@ def build_parser() -> argparse.ArgumentParser:
     # people import|inventory|watch|resolve|special-login, groups list|policy-set|policy-show
     add_directory_commands(sub, _open_directory)
 
-    scan = sub.add_parser("scan", help="JSON Lines in, detection hits out (offline tuning)")
+    scan = sub.add_parser("scan", help="JSON Lines in, detection and trigger hits out")
+    scan.add_argument("--rules", action="append", help="rules file or directory (repeatable)")
     scan.set_defaults(func=_cmd_scan)
+
+    rules = sub.add_parser("rules", help="trigger rules").add_subparsers(
+        dest="rules_cmd", required=True
+    )
+    check = rules.add_parser("check", help="load and validate the rules")
+    check.add_argument("--rules", action="append", help="rules file or directory (repeatable)")
+    check.set_defaults(func=_cmd_rules_check)
+    test = rules.add_parser("test", help="replay a JSON Lines file of events; print what fires")
+    test.add_argument("events", help="JSON Lines file, or - for stdin")
+    test.add_argument("--rules", action="append", help="rules file or directory (repeatable)")
+    test.add_argument("--json", action="store_true", help="JSON Lines output")
+    test.set_defaults(func=_cmd_rules_test)
+    reports = sub.add_parser("reports", help="reports").add_subparsers(
+        dest="reports_cmd", required=True
+    )
+    weekly = reports.add_parser("weekly", help="make last week's report now (once) and print it")
+    weekly.add_argument("--send", action="store_true", help="also email it to the recipients")
+    weekly.set_defaults(func=_cmd_reports_weekly)
+    audit = sub.add_parser("audit", help="audit log").add_subparsers(
+        dest="audit_cmd", required=True
+    )
+    verify = audit.add_parser("verify", help="check the audit log's hash chain")
+    verify.set_defaults(func=_cmd_audit_verify)
     return parser
 
 

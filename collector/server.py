@@ -6,11 +6,17 @@ import logging
 import grpc
 import uvicorn
 
+from collector.alerts.config import load_alerts_config
+from collector.alerts.jobs import AlertJobs
+from collector.directory.store import DirectoryStore
+from collector.directory.watch import DropFolder
 from collector.ingest.service import IngestService
 from collector.security.ca import CertificateAuthority
 from collector.settings import Settings
 from collector.store import open_store
 from collector.triggers.engine import TriggerEngine
+from collector.triggers.rules import load_rules
+from collector.triggers.subjects import CachedResolver
 from collector.web.app import create_app
 from lantern.detection import Engine
 from lantern.grpc_options import SERVER_OPTIONS
@@ -36,7 +42,27 @@ def _split(address: str) -> tuple[str, int]:
 async def serve(settings: Settings) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.database_url)
-    triggers = TriggerEngine(Engine.load(), settings.alert_threshold)
+    directory = DirectoryStore.for_store(store)
+    rules = load_rules(settings.rules or None)
+    triggers = TriggerEngine(
+        Engine.load(),
+        settings.alert_threshold,
+        rules,
+        subjects=CachedResolver(directory),
+        notify_delay_s=settings.notify_hold_seconds,
+    )
+    jobs_task = (
+        asyncio.create_task(
+            AlertJobs(store, rules, load_alerts_config(settings.alerts_config)).run()
+        )
+        if settings.alert_jobs
+        else None
+    )
+    drop_folder = (
+        DropFolder(directory, settings.people_drop_dir) if settings.people_drop_dir else None
+    )
+    if drop_folder is not None:
+        drop_folder.start()
 
     grpc_server = grpc.aio.server(options=SERVER_OPTIONS)
     pb_grpc.add_IngestServicer_to_server(
@@ -81,6 +107,11 @@ async def serve(settings: Settings) -> None:
     try:
         await web.serve()  # returns on SIGINT/SIGTERM (uvicorn handles the signals)
     finally:
+        if jobs_task is not None:
+            jobs_task.cancel()
+            await asyncio.gather(jobs_task, return_exceptions=True)
+        if drop_folder is not None:
+            drop_folder.stop()
         await grpc_server.stop(grace=5)
         store.close()
 

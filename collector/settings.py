@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     max_message_bytes: int = 4 * 1024 * 1024
     # Who students and parents should ask about monitoring (shown on the public /transparency page).
     dsl_contact: str = ""
+    # Trigger rules: YAML files or directories (empty: the packaged collector/triggers/rules/).
+    rules: list[Path] = []
+    # Alerts config YAML (SMTP, channels, on-call rota, weekly report); empty: console only.
+    alerts_config: Path | None = None
+    # Hold before notifying a below-5 alert that may still join a cohort cluster.
+    notify_hold_seconds: float = 120.0
+    # Run the alert background jobs (outbox, escalation, coverage, weekly report) in this process.
+    alert_jobs: bool = True
+    # A folder watched for people exports (MIS, Entra, Google); empty: no watching.
+    people_drop_dir: Path | None = None
     # Severity at and above which a match becomes an alert.
     alert_threshold: int = 3
 
