@@ -111,9 +111,8 @@ class Matcher:
             if any(trigger(self.atoms[i]) for i in ids):
                 keys.add(k)
         variants: set[str] = set()
-        for k in keys:
-            if k not in self._base or len(k) < 5 or not k.isalpha():
-                continue
+        words = {w for k in keys for w in k.split(" ") if w in self._base and w.isalpha()}
+        for k in words:
             for i in range(len(k)):
                 variants.add(k[:i] + k[i + 1 :])
                 if i + 1 < len(k):
@@ -133,8 +132,7 @@ class Matcher:
     ) -> None:
         aid = len(self.atoms)
         self.atoms.append(atom)
-        if " " not in n:
-            self._base.add(n)
+        self._base.update(w for w in n.split(" ") if len(w) >= 5)
         variants = phrase_variants(n, inflect)
         if " " not in n and _has_double(raw):
             self._doubled.update(variants)
