@@ -52,6 +52,7 @@ OBJID_WINDOW = 0
 CHILDID_SELF = 0
 ES_PASSWORD = 0x0020
 
+UWP_FRAME_HOST = "applicationframehost.exe"
 #: The handle reported while the secure desktop (lock screen, UAC) has the input.
 SECURE_DESKTOP_HANDLE = -1
 _CACHE_SIZE = 64
@@ -65,6 +66,7 @@ class Win32Like(Protocol):
     def window_text(self, hwnd: int) -> str: ...
     def class_name(self, hwnd: int) -> str: ...
     def window_thread_process(self, hwnd: int) -> tuple[int, int]: ...
+    def child_windows(self, hwnd: int) -> list[int]: ...
     def focused_control(self, thread_id: int) -> int: ...
     def window_style(self, hwnd: int) -> int: ...
     def focused_is_password(self) -> bool | None: ...
@@ -173,9 +175,11 @@ class WindowsWindowSource:
         self._last: tuple[int, str, bool] | None = None
         self._global_hooks: list[int] = []
         self._process_hooks: list[int] = []
-        self._hooked_pid = 0
+        self._hooked: frozenset[int] = frozenset()  # processes with title/focus hooks
         self._foreground = 0
-        self._static: OrderedDict[tuple[int, int], str] = OrderedDict()  # (hwnd, pid) -> name
+        self._foreground_pids: frozenset[int] = frozenset()  # the window's and its app's
+        # (hwnd, pid) -> (app pid, process name); they differ for UWP apps
+        self._static: OrderedDict[tuple[int, int], tuple[int, str]] = OrderedDict()
 
     # ---------------------------------------------------------------- public interface
 
@@ -271,7 +275,7 @@ class WindowsWindowSource:
         api = self._api
         assert api is not None
         info = self._read(api)
-        self._rehook(api, (info.pid or 0) if info is not None else 0)
+        self._rehook(api, self._foreground_pids)
         key = (info.handle, info.title, info.secure) if info is not None else None
         if key == self._last:
             return
@@ -287,7 +291,7 @@ class WindowsWindowSource:
         if desktop is None or desktop.lower() != "default":
             # The lock screen, sign-in or a UAC prompt has the keyboard (or we cannot tell):
             # report it as a secure "window" so nothing typed now is captured.
-            self._foreground = 0
+            self._foreground, self._foreground_pids = 0, frozenset()
             return WindowInfo(
                 handle=SECURE_DESKTOP_HANDLE,
                 title="",
@@ -295,33 +299,50 @@ class WindowsWindowSource:
                 secure=True,
             )
         hwnd = api.foreground_window()
-        self._foreground = hwnd
+        self._foreground, self._foreground_pids = hwnd, frozenset()
         if not hwnd:
             return None
-        tid, pid = api.window_thread_process(hwnd)
+        _tid, pid = api.window_thread_process(hwnd)
         title = api.window_text(hwnd)
-        process = self._static.get((hwnd, pid))
-        if process is None:
-            process = process_name(pid)
-            self._static[(hwnd, pid)] = process
-            while len(self._static) > _CACHE_SIZE:
-                self._static.popitem(last=False)
+        static = self._static.get((hwnd, pid))
+        if static is None:
+            static = (pid, process_name(pid))
+            if static[1].lower() == UWP_FRAME_HOST:
+                hosted = self._hosted_app(api, hwnd, pid)
+                static = hosted or static
+            if static[1].lower() != UWP_FRAME_HOST:  # a frame still starting: ask again
+                self._static[(hwnd, pid)] = static
+                while len(self._static) > _CACHE_SIZE:
+                    self._static.popitem(last=False)
+        app_pid, process = static
+        # The frame's process renames the window, a UWP app's own process moves the focus.
+        self._foreground_pids = frozenset(p for p in (pid, app_pid) if p)
         return WindowInfo(
             handle=hwnd,
             title=title,
-            pid=pid or None,
+            pid=app_pid or None,
             process=process,
-            secure=self._password_focused(api, tid),
+            secure=self._password_focused(api),
         )
 
-    def _password_focused(self, api: Win32Like, thread_id: int) -> bool:
+    def _hosted_app(self, api: Win32Like, hwnd: int, frame_pid: int) -> tuple[int, str] | None:
+        """A UWP app's window belongs to ApplicationFrameHost.exe; the app's own process owns
+        a child window of that frame (Calculator.exe, SystemSettings.exe…)."""
+        for child in api.child_windows(hwnd):
+            _tid, pid = api.window_thread_process(child)
+            if pid and pid != frame_pid:
+                return pid, process_name(pid)
+        return None
+
+    def _password_focused(self, api: Win32Like) -> bool:
         """Whether the focused control takes a password. Errs towards True on either signal."""
         try:
             if api.focused_is_password():
                 return True
         except Exception as exc:
             log.debug("UI Automation check failed: %s", type(exc).__name__)
-        control = api.focused_control(thread_id) if thread_id else 0
+        # Thread 0: the foreground thread (for UWP apps not the frame's, which owns the hwnd).
+        control = api.focused_control(0)
         if not control:
             return False
         # ES_PASSWORD (0x20) means something else for other classes (BS_LEFTTEXT on buttons),
@@ -330,9 +351,9 @@ class WindowsWindowSource:
             api.window_style(control) & ES_PASSWORD
         )
 
-    def _rehook(self, api: Win32Like, pid: int) -> None:
-        """Follow title and focus changes in the foreground process only."""
-        if pid == self._hooked_pid:
+    def _rehook(self, api: Win32Like, pids: frozenset[int]) -> None:
+        """Follow title and focus changes in the foreground window's process(es) only."""
+        if pids == self._hooked:
             return
         for handle in self._process_hooks:
             try:
@@ -340,12 +361,11 @@ class WindowsWindowSource:
             except Exception:
                 pass
         self._process_hooks = []
-        self._hooked_pid = pid
-        if not pid:
-            return
-        for event in (EVENT_OBJECT_FOCUS, EVENT_OBJECT_NAMECHANGE):
-            handle = api.set_hook(event, event, pid, self._on_event)
-            if handle:
-                self._process_hooks.append(handle)
-            else:  # the process exited meanwhile, or is protected: foreground events still work
-                log.debug("per-process WinEvent hook failed for pid %d", pid)
+        self._hooked = pids
+        for pid in sorted(pids):
+            for event in (EVENT_OBJECT_FOCUS, EVENT_OBJECT_NAMECHANGE):
+                handle = api.set_hook(event, event, pid, self._on_event)
+                if handle:
+                    self._process_hooks.append(handle)
+                else:  # the process exited meanwhile, or is protected: foreground events work
+                    log.debug("per-process WinEvent hook failed for pid %d", pid)

@@ -74,6 +74,7 @@ class Win32Api:
         self._WINEVENTPROC: Any = _win("WINFUNCTYPE")(
             None, w.HANDLE, w.DWORD, w.HWND, w.LONG, w.LONG, w.DWORD, w.DWORD
         )
+        self._WNDENUMPROC: Any = _win("WINFUNCTYPE")(w.BOOL, w.HWND, w.LPARAM)
         proto = [
             (user32.GetForegroundWindow, [], w.HWND),
             (user32.GetWindowTextLengthW, [w.HWND], ctypes.c_int),
@@ -82,6 +83,7 @@ class Win32Api:
             (user32.GetWindowThreadProcessId, [w.HWND, ctypes.POINTER(w.DWORD)], w.DWORD),
             (user32.GetGUIThreadInfo, [w.DWORD, ctypes.POINTER(GUITHREADINFO)], w.BOOL),
             (user32.GetWindowLongW, [w.HWND, ctypes.c_int], w.LONG),
+            (user32.EnumChildWindows, [w.HWND, self._WNDENUMPROC, w.LPARAM], w.BOOL),
             (user32.OpenInputDesktop, [w.DWORD, w.BOOL, w.DWORD], w.HANDLE),
             (user32.CloseDesktop, [w.HANDLE], w.BOOL),
             (
@@ -139,6 +141,17 @@ class Win32Api:
         pid = self._w.DWORD()
         tid = self._user32.GetWindowThreadProcessId(hwnd, ctypes.byref(pid))
         return int(tid), int(pid.value)
+
+    def child_windows(self, hwnd: int) -> list[int]:
+        """The descendants of ``hwnd`` (for UWP frames: the hosted app's window is one)."""
+        found: list[int] = []
+
+        def collect(child: Any, _lparam: Any) -> bool:
+            found.append(int(child or 0))
+            return len(found) < 256
+
+        self._user32.EnumChildWindows(hwnd, self._WNDENUMPROC(collect), 0)
+        return [c for c in found if c]
 
     def focused_control(self, thread_id: int) -> int:
         info = self._GUITHREADINFO()

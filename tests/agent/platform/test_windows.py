@@ -55,6 +55,7 @@ class FakeWin32:
         self.foreground = 0
         self.desktop: str | None = "Default"
         self.focus: dict[int, int] = {}  # thread id -> focused control hwnd
+        self.children: dict[int, list[int]] = {}
         self.uia: bool | Exception | None = None
         self.session: int | None = 1
         self.hooks: dict[int, tuple[int, int, int, Callable[[int, int, int, int], None]]] = {}
@@ -81,7 +82,12 @@ class FakeWin32:
         return (w.tid, w.pid) if w else (0, 0)
 
     def focused_control(self, thread_id: int) -> int:
+        if thread_id == 0:  # GetGUIThreadInfo(0): the foreground thread
+            thread_id = self.windows[self.foreground].tid if self.foreground in self.windows else 0
         return self.focus.get(thread_id, 0)
+
+    def child_windows(self, hwnd: int) -> list[int]:
+        return list(self.children.get(hwnd, []))
 
     def window_style(self, hwnd: int) -> int:
         return self.windows[hwnd].style if hwnd in self.windows else 0
@@ -167,7 +173,14 @@ class FakeWin32:
         return sorted(pid for lo, _hi, pid, _cb in self.hooks.values() if pid)
 
 
-NAMES = {4242: "chrome.exe", 4343: "notepad.exe", 4444: "msedge.exe", 4545: "KeePassXC.exe"}
+NAMES = {
+    4242: "chrome.exe",
+    4343: "notepad.exe",
+    4444: "msedge.exe",
+    4545: "KeePassXC.exe",
+    6000: "ApplicationFrameHost.exe",
+    6001: "CalculatorApp.exe",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -301,6 +314,32 @@ def test_ui_automation_decides_where_it_answers(session) -> None:  # type: ignor
     api.fire(EVENT_OBJECT_FOCUS, 0x20, -4, 18)
     assert w.next().secure is False  # type: ignore[union-attr]
     assert w.source.status() == OK
+
+
+def test_uwp_apps_are_named_by_their_own_process(session) -> None:  # type: ignore[no-untyped-def]
+    api, start = session
+    api.add(0x50, "Calculator", 6000, 60, cls="ApplicationFrameWindow")
+    w = start()
+    w.next()
+    api.activate(0x50)  # the frame, before the app's window is inside it
+    info = w.next()
+    assert info is not None and info.process == "ApplicationFrameHost.exe"
+    api.add(0x51, "", 6001, 61, cls="Windows.UI.Core.CoreWindow")
+    api.children[0x50] = [0x52, 0x51]
+    api.add(0x52, "", 6000, 60, cls="ApplicationFrameTitleBarWindow")
+    api.rename(0x50, "Calculator - Standard")  # the frame's process renames the frame
+    info = w.next()
+    assert info is not None and (info.handle, info.pid, info.process) == (
+        0x50,
+        6001,
+        "CalculatorApp.exe",
+    )
+    assert api.hooked_pids() == [6000, 6000, 6001, 6001]
+    # Focus moving inside the app (its own process) is seen: XAML password boxes are found by
+    # UI Automation only (they are not Win32 edit controls).
+    api.uia = True
+    api.fire(EVENT_OBJECT_FOCUS, 0x51, -4, 3)
+    assert w.next().secure  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("desktop", ["Winlogon", None])
