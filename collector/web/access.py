@@ -95,6 +95,10 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     "GET /governance": GOVERNANCE,
     "GET /report": GOVERNANCE,
     "GET /report.pdf": GOVERNANCE,
+    # the signed-in person's own account
+    "GET /account": ANY,
+    "POST /account/password": ANY,
+    "POST /account/sign-out-others": ANY,
     # the audit log
     "GET /audit": FLEET,
 }

@@ -22,7 +22,15 @@ from collector.directory import routes as directory_routes
 from collector.store import Store
 from collector.web.auth import routes as sign_in
 from collector.web.auth.sessions import SessionStore
-from collector.web.console import api_docs, audit_log, fleet, governance, policy, safeguarding
+from collector.web.console import (
+    account,
+    api_docs,
+    audit_log,
+    fleet,
+    governance,
+    policy,
+    safeguarding,
+)
 from collector.web.routes import alerts, coverage, devices, health
 from collector.web.security_headers import SecurityHeaders
 from collector.web.templating import STATIC_DIR, page
@@ -117,4 +125,5 @@ def create_app(
     app.include_router(governance.router)
     app.include_router(audit_log.router)
     app.include_router(api_docs.router)
+    app.include_router(account.router)
     return app

@@ -38,6 +38,11 @@ class SessionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @staticmethod
+    def token_id(token: str) -> str:
+        """The stored id of a cookie value."""
+        return token_hash(token)
+
     def create(self, user_id: int, *, mfa_passed: bool, ip: str, now: datetime) -> str:
         """Start a session and return the cookie value (shown once, stored only hashed)."""
         token = secrets.token_urlsafe(32)

@@ -276,3 +276,23 @@ def test_a_post_from_another_site_is_refused_even_with_the_token(app: Any, store
         follow_redirects=False,
     )
     assert evil.status_code == 403 and same.status_code == 200
+
+
+def test_change_password_signs_out_other_browsers(app: Any, store: SqlStore) -> None:
+    browser = sign_in(app, store, "trustee")
+    other = TestClient(app)
+    password_step(other, browser.email)
+    wrong = browser.post(
+        "/account/password",
+        {"current": "nope", "new": "a brand new password", "repeat": "a brand new password"},
+    )
+    assert wrong.status_code == 422 and "not right" in wrong.text
+    ok = browser.post(
+        "/account/password",
+        {"current": PASSWORD, "new": "a brand new password", "repeat": "a brand new password"},
+    )
+    assert ok.status_code == 200 and "Password changed." in ok.text
+    assert browser.get("/coverage").status_code == 200  # this browser stays signed in
+    assert other.get("/coverage", follow_redirects=False).status_code in (303, 401)
+    assert password_step(TestClient(app), browser.email).status_code == 401
+    assert password_step(TestClient(app), browser.email, "a brand new password").status_code == 303
