@@ -497,6 +497,9 @@ _CHILD = textwrap.dedent(
     style = 0x10CF0000 | (0x20 if sys.argv[2] == "password" else 0)  # WS_OVERLAPPEDWINDOW|VISIBLE
     hwnd = u.CreateWindowExW(0, "EDIT", sys.argv[1], style, 100, 100, 400, 200,
                              None, None, None, None)
+    # A synthetic Alt tap lifts the foreground lock for this process (documented behaviour of
+    # SetForegroundWindow: the process received the last input event).
+    u.keybd_event(0x12, 0, 0, 0); u.keybd_event(0x12, 0, 2, 0)
     u.SetForegroundWindow(hwnd); u.SetFocus(hwnd)
     print(hwnd, flush=True)
     def rename():
@@ -524,6 +527,19 @@ def _wait_for(q: queue.Queue[WindowInfo | None], pred, timeout: float = 5.0) -> 
     raise AssertionError(f"no matching window event; saw {seen}")
 
 
+def _require_foreground(hwnd: int, timeout: float = 3.0) -> None:
+    import ctypes
+
+    user32 = ctypes.WinDLL("user32")  # type: ignore[attr-defined]
+    user32.GetForegroundWindow.restype = ctypes.c_void_p
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (user32.GetForegroundWindow() or 0) == hwnd:
+            return
+        time.sleep(0.05)
+    pytest.skip("the test window could not take the foreground on this runner")
+
+
 @pytest.fixture
 def child_window() -> Iterator[Callable[[str, str], tuple[subprocess.Popen[str], int]]]:
     procs: list[subprocess.Popen[str]] = []
@@ -537,7 +553,9 @@ def child_window() -> Iterator[Callable[[str, str], tuple[subprocess.Popen[str],
         )
         procs.append(p)
         assert p.stdout is not None
-        return p, int(p.stdout.readline())
+        hwnd = int(p.stdout.readline())
+        _require_foreground(hwnd)
+        return p, hwnd
 
     yield spawn
     for p in procs:
