@@ -316,6 +316,8 @@ class Observer:
             or typing is None
             or typing.state.handle != state.handle
             or not state.captures_typing
+            # Leaving a password field inside the same window must turn capture back on.
+            or not typing.state.captures_typing
         ):
             self._new_typing(info, state)
         else:
