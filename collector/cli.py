@@ -130,6 +130,33 @@ def _cmd_devices_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_users_reset_totp(args: argparse.Namespace) -> int:
+    from collector.store import NotFound, open_store
+    from collector.web.auth.sessions import SessionStore
+    from collector.web.auth.totp import TotpStore
+
+    store = open_store(_settings(args).database_url)
+    try:
+        user = store.user_by_email(args.email)
+    except NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    TotpStore(store.engine).reset(user.id)
+    SessionStore(store.engine).revoke_user(user.id)
+    print(f"second factor reset for {user.email}: they set up their authenticator at next sign-in")
+    return 0
+
+
+def _cmd_retention_purge(args: argparse.Namespace) -> int:
+    from collector.retention import purge
+
+    directory = _open_directory(args)
+    report = purge(directory.engine, utcnow(), purge_left_people=directory.purge_left)
+    for name, count in report.deleted.items():
+        print(f"{name:16} {count} deleted")
+    return 0
+
+
 def _cmd_privacy_inventory(args: argparse.Namespace) -> int:
     from collector.privacy.inventory import render_markdown
 
@@ -308,6 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=_cmd_devices_revoke)
 
     from collector.directory.cli import add_commands as add_directory_commands
+
+    reset = users.add_parser("reset-totp", help="make a user set up their authenticator again")
+    reset.add_argument("--email", required=True)
+    reset.set_defaults(func=_cmd_users_reset_totp)
+
+    retention = sub.add_parser("retention", help="data retention").add_subparsers(
+        dest="retention_cmd", required=True
+    )
+    retention.add_parser(
+        "purge", help="delete everything past its retention period (serve does this daily)"
+    ).set_defaults(func=_cmd_retention_purge)
 
     privacy = sub.add_parser("privacy", help="the data inventory").add_subparsers(
         dest="privacy_cmd", required=True

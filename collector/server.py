@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import grpc
 import uvicorn
@@ -39,6 +40,25 @@ def _split(address: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+RETENTION_INTERVAL_S = 24 * 3600
+
+
+async def retention_job(directory: DirectoryStore) -> None:
+    """Purge expired data once a day (idempotent, so several replicas doing it is harmless)."""
+    from collector.clock import utcnow
+    from collector.retention import purge
+
+    while True:
+        try:
+            report = await asyncio.to_thread(
+                purge, directory.engine, utcnow(), purge_left_people=directory.purge_left
+            )
+            log.info("retention purge: %d rows deleted %s", report.total, report.deleted)
+        except Exception:  # a failed purge must not stop the collector; it retries tomorrow
+            log.exception("retention purge failed")
+        await asyncio.sleep(RETENTION_INTERVAL_S)
+
+
 async def serve(settings: Settings) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.database_url)
@@ -58,6 +78,7 @@ async def serve(settings: Settings) -> None:
         if settings.alert_jobs
         else None
     )
+    retention_task = asyncio.create_task(retention_job(directory))
     drop_folder = (
         DropFolder(directory, settings.people_drop_dir) if settings.people_drop_dir else None
     )
@@ -92,9 +113,22 @@ async def serve(settings: Settings) -> None:
     await grpc_server.start()
 
     host, http_port = _split(settings.http)
+    oidc = None
+    if settings.oidc_issuer:
+        from collector.web.auth.oidc import OidcConfig
+
+        oidc = OidcConfig(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            settings.oidc_client_secret,
+            settings.oidc_label,
+        )
+    app = create_app(store, heartbeat=timedelta(seconds=settings.heartbeat_seconds), oidc=oidc)
+    app.state.settings = settings
+    # proxy_headers: behind a TLS-terminating proxy the session cookie still gets Secure.
     web = uvicorn.Server(
         uvicorn.Config(
-            create_app(store), host=host, port=http_port, log_config=None, access_log=False
+            app, host=host, port=http_port, log_config=None, access_log=False, proxy_headers=True
         )
     )
     log.info(
@@ -107,9 +141,12 @@ async def serve(settings: Settings) -> None:
     try:
         await web.serve()  # returns on SIGINT/SIGTERM (uvicorn handles the signals)
     finally:
+        retention_task.cancel()
         if jobs_task is not None:
             jobs_task.cancel()
-            await asyncio.gather(jobs_task, return_exceptions=True)
+        await asyncio.gather(
+            retention_task, *([jobs_task] if jobs_task else []), return_exceptions=True
+        )
         if drop_folder is not None:
             drop_folder.stop()
         await grpc_server.stop(grace=5)

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     alert_jobs: bool = True
     # A folder watched for people exports (MIS, Entra, Google); empty: no watching.
     people_drop_dir: Path | None = None
+    # Console sign-in with Entra ID / any OpenID Connect provider; empty issuer = off.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_label: str = "Microsoft 365"
     # Severity at and above which a match becomes an alert.
     alert_threshold: int = 3
 

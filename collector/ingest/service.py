@@ -16,6 +16,7 @@ from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
 from collector.settings import Settings
 from collector.store import DeviceRecord, Store, TokenRejected
 from collector.store.interface import DeviceRegistration, TriggerFn
+from collector.web.policy import apply_to_base
 from lantern.pki import split_token
 from lantern.v1 import lantern_pb2 as pb
 from lantern.v1 import lantern_pb2_grpc as pb_grpc
@@ -55,6 +56,7 @@ class IngestService(pb_grpc.IngestServicer):
         self.ca = ca
         self.store = store
         self.directory = DirectoryStore.for_store(store)
+        self.store_engine = self.directory.engine
         self.triggers = triggers
         self.settings = settings
         # device id → session ids of its open streams (this process only).
@@ -178,7 +180,8 @@ class IngestService(pb_grpc.IngestServicer):
 
     def _policy(self, device_id: str) -> pb.Policy:
         """The device's effective policy: collector defaults refined by its groups' policies."""
-        base = default_policy(self.settings)
+        # The console's policy editor (notice text, excluded apps) refines the defaults first.
+        base = apply_to_base(default_policy(self.settings), self.store_engine)
         return self.directory.policy_for_device(device_id, base).to_proto()
 
     def _seen(self, device_id: str, caps: dict[str, str] | None, spool_depth: int | None) -> None:

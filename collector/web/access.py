@@ -17,6 +17,8 @@ GOVERNANCE: Final = frozenset({"dsl", "trustee"})
 ACCESS: Final[dict[str, frozenset[str]]] = {
     # health and the API schema
     "GET /healthz": PUBLIC,
+    # what monitoring does, for students and parents (no sign-in)
+    "GET /transparency": PUBLIC,
     "GET /openapi.json": PUBLIC,
     "GET /docs": PUBLIC,
     # sign-in

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.directory import routes as directory_routes
 from collector.store import Store
+from collector.web import transparency
 from collector.web.auth import routes as sign_in
 from collector.web.auth.sessions import SessionStore
 from collector.web.console import (
@@ -126,4 +127,5 @@ def create_app(
     app.include_router(audit_log.router)
     app.include_router(api_docs.router)
     app.include_router(account.router)
+    app.include_router(transparency.router)
     return app
