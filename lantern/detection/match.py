@@ -13,6 +13,7 @@ known word (``therapist`` is not ``the rapist``).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ from lantern.detection.lexicon import GAP, Lexicon, phrase_variants
 from lantern.detection.normalise import Normaliser
 
 _BOUNDARY = ' ."'
+
+
+_LONG_RE = re.compile(r"[a-z]{8,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +123,14 @@ class Matcher:
                     variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
         keys.update(v for v in variants if v not in self.known and len(v) >= 3)
         screen = ahocorasick.Automaton()
+        padded = ahocorasick.Automaton()
         for k in keys:
             screen.add_word(k, (len(k), ()))
+            padded.add_word(" " + k + " ", 0)
         screen.make_automaton()
+        padded.make_automaton()
         self.screen_automaton = screen
+        self.screen_padded = padded
         self.screen_keys = len(keys)
         del self._key_atoms
         del self._base
@@ -150,19 +158,15 @@ class Matcher:
         True when an atom sits on word boundaries, or inside a long token that is not a known
         word (it might split into atoms and glue words); the full analysis decides.
         """
-        n = len(s)
-        known = self.known
-        for end, (klen, _ids) in self.screen_automaton.iter(s):
-            start = end - klen + 1
-            left = start == 0 or s[start - 1] in _BOUNDARY
-            right = end + 1 == n or s[end + 1] in _BOUNDARY
-            if left and right:
-                return True
-            if self.glue:
-                a = s.rfind(" ", 0, start) + 1
-                b = s.find(" ", end + 1)
-                tok = s[a : b if b >= 0 else n].strip('."')
-                if len(tok) >= 6 and tok not in known:
+        if next(self.screen_padded.iter(" " + s + " "), None) is not None:
+            return True
+        if self.glue:
+            # a long unknown token may hide run-together words ("ihatemuslims", "muchdisdain")
+            known = self.known
+            for tok in _LONG_RE.findall(s):
+                if tok not in known and not _inflected_known(tok, known) and next(
+                    self.screen_automaton.iter(tok), None
+                ) is not None:
                     return True
         return False
 
@@ -226,6 +230,14 @@ class Matcher:
                 out.extend(AtomMatch(self.atoms[x], t, t + 1, a + prev, a + pos) for x in got)
             pos = prev
         return out
+
+
+def _inflected_known(tok: str, known: frozenset[str]) -> bool:
+    """``patrolers``, ``countrys``, ``filmaking``: an ordinary word with a regular ending."""
+    for suffix in ("s", "es", "ers", "er", "ing", "ed", "d"):
+        if tok.endswith(suffix) and tok[: -len(suffix)] in known:
+            return True
+    return tok[:-1] + "e" + "s" in known
 
 
 def _has_double(word: str) -> bool:

@@ -69,10 +69,18 @@ _SEP_TABLE: dict[int, str | None] = {c: " " for c in range(128) if not chr(c).is
 _SEP_TABLE.update({ord(c): ' " ' for c in _QUOTE_CHARS})
 _SEP_TABLE.update({ord(c): " . " for c in _SENT_CHARS})
 _ASCII_SEP_RE = re.compile(r"[^a-z0-9 ]")
+# non-ASCII punctuation folded to ASCII for the screen (same tokens as the full path)
+_PUNCT_FOLD = str.maketrans({
+    "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‹": '"', "›": '"', "‘": "'", "’": "'",
+    "ʼ": "'", "´": "'", "…": ".", "。": ".", "–": " ", "—": " ", "―": " ", "•": " ", "·": " ",
+    "£": " ", "€": " ", "©": " ", "®": " ", "™": " ", "°": " ", "×": " ", "→": " ", "←": " ",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ", "\u2002": " ", "\u2003": " ",
+})
 # 1:1 ASCII table for the screen (CPython translates these at C speed)
 _SCREEN_TABLE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
-_SCREEN_TABLE.update({ord(c): '"' for c in _QUOTE_CHARS if c.isascii()})
-_SCREEN_TABLE.update({ord(c): "." for c in _SENT_CHARS if c.isascii()})
+# the screen only needs word boundaries: quotes and sentence marks become spaces too
+_SCREEN_TABLE.update({ord(c): " " for c in _QUOTE_CHARS if c.isascii()})
+_SCREEN_TABLE.update({ord(c): " " for c in _SENT_CHARS if c.isascii()})
 _SCREEN_BYTES = bytes(
     ord(_SCREEN_TABLE.get(i, chr(i)).lower()) for i in range(128)
 ) + bytes(range(128, 256))
@@ -209,14 +217,20 @@ class Normaliser:
         return got
 
     def screen(self, text: str) -> str:
-        """A cheap form for screening: the same letters as :meth:`normalise`, but punctuation
-        tokens may stay attached to words (``myself.``), so word boundaries are any of ``' ."'``.
+        """A cheap form for screening: the words of :meth:`normalise` separated by single spaces
+        (punctuation tokens may be missing or present; the screen only needs word boundaries).
 
         This is the hot path (titles, keystrokes): for ASCII text it is a handful of C-level
         string operations. Text it cannot screen cheaply gets the full normal form.
         """
         if not text.isascii():
-            return self.normalise(text)
+            # accents, dashes, curly quotes: fold to ASCII cheaply; other scripts take the
+            # full path (homoglyph mapping needs it)
+            folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
+            folded = folded.translate(_ZW_TABLE).translate(_FOLD).translate(_PUNCT_FOLD)
+            if not folded.isascii():
+                return self.normalise(text)
+            text = folded
         s = text
         if "'" in s or "`" in s:
             s = _APOS_RE.sub("", s)
@@ -287,8 +301,9 @@ class Normaliser:
         tok = m.group()
         if tok in self.english or tok in self.vocab:
             return tok
-        if tok.endswith("s") and (tok[:-1] in self.english or tok[:-2] in self.english):
-            return tok  # plural or possessive ("jerky's" → "jerkys")
+        for suffix in ("s", "es", "ers", "er", "ing", "ed", "d"):
+            if tok.endswith(suffix) and tok[: -len(suffix)] in self.english:
+                return tok  # an inflected or possessive word ("jerky's" → "jerkys")
         n = len(tok)
         # best[i] = fewest pieces covering tok[:i]
         best: list[tuple[int, int] | None] = [None] * (n + 1)
