@@ -47,11 +47,13 @@ class IncrementalScanner:
                 # still typing a word: nothing new can complete until a boundary is typed
                 return []
         else:
-            changed = _common_prefix(prev, buffer)
-            shift = _trim_shift(prev, buffer) if changed == 0 and prev else 0
-            self._forget(changed, shift)
+            shift = _trim_shift(prev, buffer) if prev and n < len(prev) + 8 else 0
             if shift:
+                self._forget(0, shift)
                 changed = len(prev) - shift
+            else:
+                changed = _common_prefix(prev, buffer)
+                self._forget(changed, 0)
             if changed >= n:
                 return []
         return self._scan_tail(buffer, changed, boundary_end=not buffer[-1:].isalnum())
@@ -111,5 +113,9 @@ def _trim_shift(prev: str, buffer: str) -> int:
     probe = buffer[:32]
     if len(probe) < 8:
         return 0
-    k = prev.find(probe)
-    return k if k > 0 and buffer.startswith(prev[k:]) else 0
+    k = prev.find(probe, 1)
+    while k > 0:
+        if buffer.startswith(prev[k:]):
+            return k
+        k = prev.find(probe, k + 1)
+    return 0

@@ -50,3 +50,23 @@ def test_edit_in_the_middle(engine: Engine) -> None:
     hits = inc.update("hello kys there my friend ")
     assert [h.rule for h in hits] == ["bullying.kys"]
     assert hits[0].start == 6
+
+
+def test_agent_trims_the_head_of_the_buffer(engine: Engine) -> None:
+    inc = engine.incremental()
+    head = "the weather is nice today and " * 4
+    assert inc.update(head + "kys ")
+    # the agent drops the first quarter of a long buffer; the hit must not come back
+    trimmed = (head + "kys ")[len(head) // 4 :]
+    assert inc.update(trimmed) == []
+    assert [h.rule for h in inc.update(trimmed + "i want to kill myself ")] == [
+        "suicide.kill_myself"
+    ]
+
+
+def test_hits_are_bounded_and_offsets_absolute(engine: Engine) -> None:
+    inc = engine.incremental()
+    text = "hello " * 60 + "i want to kill myself "
+    (h,) = inc.update(text)
+    assert text[h.start : h.end] == "kill myself"
+    assert len(h.snippet) <= 80
