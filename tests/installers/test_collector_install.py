@@ -1,11 +1,15 @@
 """install-collector.sh run for real in a debootstrapped Debian 12 root, offline from a wheelhouse
 built here; the collector then started the way its systemd unit starts it (user, environment,
-ExecStart), an enrolment token made with the admin wrapper, and an agent on this machine enrolled
-against it over loopback."""
+ExecStart), an enrolment token made with the admin wrapper, an agent on this machine enrolled
+against it over loopback; then the SQLite backup and restore commands of docs/deployment.md, run as
+written, after which the same agent connects again."""
 
 import configparser
+import contextlib
+import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -61,6 +65,27 @@ def unit_service() -> configparser.SectionProxy:
     return parser["Service"]
 
 
+def doc_block(after: str) -> str:
+    """The first ```sh block after `after` in docs/deployment.md."""
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    start = text.index("```sh\n", text.index(after)) + len("```sh\n")
+    return text[start : text.index("```", start)]
+
+
+def start_like_the_unit(root: DebRoot, log: Path) -> subprocess.Popen[bytes]:
+    """Its User, Environment, EnvironmentFile and ExecStart, as systemd would use them."""
+    service = unit_service()
+    command = (
+        f"set -a; {service['Environment']}; . {service['EnvironmentFile'].lstrip('-')}; set +a; "
+        f"exec runuser -u {service['User']} -- {service['ExecStart']}"
+    )
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            ["chroot", str(root.path), "sh", "-c", command],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
 def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -78,7 +103,7 @@ def root(tmp_path: Path) -> DebRoot:
     if os.geteuid() != 0:
         pytest.skip("installing into a debootstrap root needs root (chroot, mount)")
     need("debootstrap", "chroot", "/usr/bin/python3")
-    with debroot(tmp_path, include=("python3", "python3-venv")) as r:
+    with debroot(tmp_path, include=("python3", "python3-venv", "sqlite3")) as r:
         yield r
 
 
@@ -124,20 +149,8 @@ def test_install_collector_then_run_it_as_the_unit_does_and_enrol_an_agent(
         )
     env_file.write_text(text + "\n")
 
-    # Start it the way the unit does: its User, Environment, EnvironmentFile and ExecStart.
-    service = unit_service()
-    environment = service["Environment"]
-    env_path = service["EnvironmentFile"].lstrip("-")
-    command = (
-        f"set -a; {environment}; . {env_path}; set +a; "
-        f"exec runuser -u {service['User']} -- {service['ExecStart']}"
-    )
     log = tmp_path / "collector.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            ["chroot", str(root.path), "sh", "-c", command],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    process = start_like_the_unit(root, log)
     try:
         wait_healthy(f"http://{http}/healthz", process, log)
         ca_key = root.run("stat", "-c", "%U %a", "/var/lib/lantern/ca/ca.key").stdout.split()
@@ -159,6 +172,53 @@ def test_install_collector_then_run_it_as_the_unit_does_and_enrol_an_agent(
         assert enrolled.returncode == 0, enrolled.stderr
         devices = root.run("/usr/local/sbin/lantern-collector-admin", "devices", "list").stdout
         assert os.uname().nodename in devices
+
+        # Backup while running, as docs/deployment.md says (SQLite), then lose everything.
+        root.run("sh", "-ec", doc_block("SQLite (default):"))
     finally:
         root.stop(process)
-    assert shlex.split(service["ExecStart"])[-1] == "serve"
+    ca_pem = (root.path / "var/lib/lantern/ca/ca.pem").read_bytes()
+    root.run("sh", "-c", "rm -rf /var/lib/lantern/* /var/lib/lantern/.[!.]*")
+    (backup,) = (root.path / "var/backups/lantern").glob("lantern-*.db")
+    day = backup.stem.removeprefix("lantern-")
+    restore = "\n".join(
+        line.replace("DAY", day)
+        for line in doc_block("Restore (same or a new server").splitlines()
+        if not line.startswith(("systemctl", "sudo -u postgres", "#"))
+    )
+    root.run("sh", "-ec", f"cd /var/backups/lantern\n{restore}")
+    assert (root.path / "var/lib/lantern/ca/ca.pem").read_bytes() == ca_pem
+
+    # Restored: the collector starts, still knows the device, and the agent connects again with
+    # the client certificate it got before the backup.
+    process = start_like_the_unit(root, log)
+    agent_run = None
+    try:
+        wait_healthy(f"http://{http}/healthz", process, log)
+        devices = root.run("/usr/local/sbin/lantern-collector-admin", "devices", "list").stdout
+        assert os.uname().nodename in devices
+        with (tmp_path / "agent.log").open("ab") as out:
+            agent_run = subprocess.Popen(
+                [str(agent), "--state-dir", str(state), "run"],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 120
+        status: dict[str, object] = {}
+        while time.monotonic() < deadline and not status.get("connected"):
+            time.sleep(1)
+            out_json = subprocess.run(
+                [str(agent), "--state-dir", str(state), "status", "--json"],
+                capture_output=True, text=True, timeout=60,
+            ).stdout  # fmt: skip
+            status = json.loads(out_json) if out_json else {}
+        assert status.get("connected") is True, (
+            status,
+            (tmp_path / "agent.log").read_text()[-2000:],
+        )
+    finally:
+        if agent_run is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(agent_run.pid, signal.SIGTERM)
+            agent_run.wait(30)
+        root.stop(process)
+    assert shlex.split(unit_service()["ExecStart"])[-1] == "serve"
