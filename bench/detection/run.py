@@ -76,6 +76,7 @@ def hatecheck(engine: Engine, misses: bool) -> dict[str, float]:
             print("   wrong:", " ".join(wrong[func][:40]))
     print(f"hateful recall overall      {rate(tot_h, tot_hn)}   target >= 0.80")
     print(f"non-hateful false alerts    {rate(tot_nh, tot_nhn)}   target <= 0.10")
+    print(f"precision (alerts on hateful cases) {rate(tot_h, tot_h + tot_nh)}")
     return {
         "hatecheck_recall": tot_h / tot_hn,
         "hatecheck_fa": tot_nh / tot_nhn,
@@ -111,6 +112,9 @@ def davidson(engine: Engine, misses: bool) -> dict[str, float]:
                   "offensive": "reported only (dialect bias)"}[label]
         print(f"{label:10} {rate(hits[label], counts[label]):>22}  {target}  "
               f"by category: {dict(cats[label].most_common(5))}")
+    alerts_all = sum(hits.values())
+    print(f"precision: alerts on hate {rate(hits['hate'], alerts_all)}, on hate or offensive "
+          f"{rate(hits['hate'] + hits['offensive'], alerts_all)}")
     if misses:
         print("   neither false alerts:", " ".join(fa_ids[:60]))
         print("   hate misses:", " ".join(miss_ids[:60]))

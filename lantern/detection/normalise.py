@@ -289,7 +289,7 @@ class Normaliser:
             b.sub(_SPACES_RE, " ")
             _strip(b)
         if _SPACED_QUICK_RE.search(" " + b.s + " "):
-            b.sub(_SPACED_RE, _join_spaced)
+            b.sub(_SPACED_RE, self._join)
         if b.off is not None and self.english and self.vocab:
             src_off = b.off
             b.sub(_LONG_WORD_RE, lambda m: self._segment(m, orig, src_off))
@@ -337,6 +337,17 @@ class Normaliser:
         if word[:1].isupper() and word[1:].islower():
             return tok
         return " ".join(pieces)
+
+    def _join(self, m: re.Match[str]) -> str:
+        """Join spaced letters; "i c u t" is "i cut" when "cut" is a lexicon word and "icut"
+        is not (a leading pronoun or article stays a word of its own)."""
+        whole = _join_spaced(m)
+        run = m.group()
+        if run[:2] in ("i ", "a ") and whole not in self.vocab:
+            rest = _SQUEEZE_RE.sub("", _SPACED_SEP_RE.sub("", run[2:]))
+            if rest in self.vocab:
+                return run[0] + " " + rest
+        return whole
 
     def _deleet(self, m: re.Match[str]) -> str:
         tok = m.group()
