@@ -14,8 +14,9 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.directory import routes as directory_routes
@@ -69,6 +70,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             },
             status_code=exc.status_code,
         )
+    if exc.status_code == 422 and isinstance(exc.detail, str):
+        # One shape for every 422, the one the schema documents: a list of validation errors.
+        return JSONResponse(
+            {"detail": [{"loc": ["body"], "msg": exc.detail, "type": "value_error"}]},
+            status_code=422,
+        )
     return await http_exception_handler(request, exc)
 
 
@@ -100,6 +107,13 @@ def create_app(
         # so /docs is console/api_docs.py with Swagger UI vendored under static/.
         docs_url=None,
         redoc_url=None,
+        # Every route may answer these; documenting them keeps the schema honest for clients.
+        responses={
+            401: {"description": "not signed in, or the bearer token is unknown or expired"},
+            403: {"description": "signed in, but this role may not use this route"},
+            404: {"description": "no such object (or nothing made yet)"},
+            409: {"description": "the object changed meanwhile (someone else acted first)"},
+        },
     )
     app.state.store = store
     app.state.sessions = SessionStore(store.engine)  # type: ignore[attr-defined]
@@ -128,4 +142,11 @@ def create_app(
     app.include_router(api_docs.router)
     app.include_router(account.router)
     app.include_router(transparency.router)
+
+    # An id or offset too large for a database integer cannot name anything that exists.
+    async def no_such_object(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "no such object"}, status_code=404)
+
+    app.add_exception_handler(OverflowError, no_such_object)
+    app.add_exception_handler(DataError, no_such_object)
     return app

@@ -8,6 +8,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from collector.security.credentials import API_PREFIX, hash_password, new_token, token_hash
 from collector.store import open_store
@@ -44,7 +45,9 @@ def test_api_conforms_and_never_errors(app: FastAPI) -> None:
             nonlocal tried
             for role in ("dsl", "it_admin", "trustee", None):
                 headers = {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
-                case.call_and_validate(headers=headers)
+                # A schema cannot say what makes an uploaded CSV usable, so a well-formed request
+                # may still be refused (422 with reasons): that check does not apply here.
+                case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
                 tried += 1
 
         check()
