@@ -93,13 +93,14 @@ class Matcher:
         self.need_double: frozenset[str] = frozenset(
             k for k in self._doubled if k in known and len(k) <= 4
         )
+        del self._doubled
         self.automaton = ahocorasick.Automaton()
         for k, ids in keys.items():
             self.automaton.add_word(k, (len(k), tuple(sorted(ids))))
         self.automaton.make_automaton()
         self.keys = len(keys)
         self._key_atoms = keys
-        self.screen_automaton = self.automaton
+        self.screen_padded = self.automaton  # replaced by build_screen
         self.screen_keys = len(keys)
 
     def build_screen(self, trigger: Callable[[Atom], bool]) -> None:
@@ -122,14 +123,10 @@ class Matcher:
                 if i + 1 < len(k):
                     variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
         keys.update(v for v in variants if v not in self.known and len(v) >= 3)
-        screen = ahocorasick.Automaton()
         padded = ahocorasick.Automaton()
         for k in keys:
-            screen.add_word(k, (len(k), ()))
             padded.add_word(" " + k + " ", 0)
-        screen.make_automaton()
         padded.make_automaton()
-        self.screen_automaton = screen
         self.screen_padded = padded
         self.screen_keys = len(keys)
         del self._key_atoms
@@ -165,7 +162,7 @@ class Matcher:
             known = self.known
             for tok in _LONG_RE.findall(s):
                 if tok not in known and not _inflected_known(tok, known) and next(
-                    self.screen_automaton.iter(tok), None
+                    self.automaton.iter(tok), None
                 ) is not None:
                     return True
         return False
