@@ -9,9 +9,11 @@ every spool at a fixed total rate, as the observer threads of real agents do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,9 @@ class Fleet:
             )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
+        self._halt = threading.Event()
+        self._producers: list[threading.Thread] = []
         self.producer_done = threading.Event()
 
     # ------------------------------------------------------------------ running
@@ -123,10 +128,25 @@ class Fleet:
         self._tasks = [asyncio.create_task(a.sender.run(self._stop)) for a in self.agents]
 
     async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
+        self._halt.set()
         await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 30)
+        for thread in self._producers:
+            await asyncio.to_thread(thread.join, 10)
         for a in self.agents:
             a.spool.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Fleet]:
+        """Senders running inside the block; stopped (channels closed) however it ends."""
+        self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
 
     def produce(self, total: int, rate: float) -> threading.Thread:
         """Append `total` events round-robin across the agents at `rate` events/s (a thread)."""
@@ -134,6 +154,8 @@ class Fleet:
         def run() -> None:
             start = time.monotonic()
             for k in range(total):
+                if self._halt.is_set():  # the test ended early: leave the spools alone
+                    return
                 agent = self.agents[k % len(self.agents)]
                 event = pb.Event(event_id=uuid7_str())
                 event.observed_at.GetCurrentTime()
@@ -153,6 +175,7 @@ class Fleet:
 
         thread = threading.Thread(target=run, name="producer", daemon=True)
         thread.start()
+        self._producers.append(thread)
         return thread
 
     def depth(self) -> int:

@@ -23,6 +23,7 @@ class CuttableProxy:
         self.connections = 0
         self.cuts = 0
         self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -34,6 +35,13 @@ class CuttableProxy:
         self.cut()
         if self._server is not None:
             self._server.close()
+        # The cut aborted every connection, so the handlers finish by themselves; cancelling them
+        # would make asyncio's start_server log each cancelled handler as an error.
+        if self._handlers:
+            _, pending = await asyncio.wait(set(self._handlers), timeout=5)
+            for task in pending:
+                task.cancel()
+        if self._server is not None:
             await self._server.wait_closed()
 
     def cut(self) -> None:
@@ -52,6 +60,10 @@ class CuttableProxy:
         self.replies_flowing.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         if not self.up:
             writer.transport.abort()
             return

@@ -44,28 +44,27 @@ async def test_kill_9_five_times_loses_nothing_and_stores_nothing_twice(
         enrol_at=collector.enrol,
         token=token,
     )
-    fleet.start()
-    rate = FAULT_EVENTS / 20  # the whole run produces for ~20 s, whatever the event count
-    fleet.produce(FAULT_EVENTS, rate)
-    killed_at_acked = []
-    for _ in range(KILLS):
-        # Kill while batches are in flight: wait for acks to advance since the last restart.
-        before = fleet.acked()
-        await fleet.wait_until(
-            lambda before=before: fleet.acked() >= before + FAULT_EVENTS // (3 * KILLS),
-            60,
-            "acks to advance",
-        )
-        collector.kill()
-        killed_at_acked.append(fleet.acked())
-        await asyncio.sleep(0.5)
-        await asyncio.to_thread(collector.start)
-    await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
-    fleet.assert_senders_alive()
-    # Same Sender objects throughout: each agent reconnected by itself (an agent in backoff
-    # during a short outage may sleep through one kill, so not every kill costs every agent).
-    reconnects = [a.sender.state.reconnects for a in fleet.agents]
-    await fleet.stop()
+    async with fleet.running():
+        rate = FAULT_EVENTS / 20  # the whole run produces for ~20 s, whatever the event count
+        fleet.produce(FAULT_EVENTS, rate)
+        killed_at_acked = []
+        for _ in range(KILLS):
+            # Kill while batches are in flight: wait for acks to advance since the last restart.
+            before = fleet.acked()
+            await fleet.wait_until(
+                lambda before=before: fleet.acked() >= before + FAULT_EVENTS // (3 * KILLS),
+                60,
+                "acks to advance",
+            )
+            collector.kill()
+            killed_at_acked.append(fleet.acked())
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(collector.start)
+        await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
+        fleet.assert_senders_alive()
+        # Same Sender objects throughout: each agent reconnected by itself (an agent in backoff
+        # during a short outage may sleep through one kill, so not every kill costs every agent).
+        reconnects = [a.sender.state.reconnects for a in fleet.agents]
     collector.stop()
 
     counts = fleet.assert_stored_exactly_once(f"sqlite:///{collector.var_dir / 'lantern.db'}")

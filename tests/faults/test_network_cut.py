@@ -80,28 +80,27 @@ async def test_cuts_and_lost_acks_lose_nothing_and_store_nothing_twice(
         token=token,
     )
     events = FAULT_EVENTS // 2
-    fleet.start()
-    fleet.produce(events, events / 15)
     try:
-        for k in range(CUTS):
-            before = fleet.acked()
-            await fleet.wait_until(
-                lambda before=before: fleet.acked() >= before + events // (3 * CUTS),
-                60,
-                "acks to advance",
-            )
-            if k % 2 == 0:
-                # Acks stop flowing while the collector keeps committing: those batches are
-                # stored but unacknowledged when the path drops, and will be sent again.
-                proxy.stall_replies()
-                await asyncio.sleep(0.7)
-            proxy.cut()
-            await asyncio.sleep(1.5)  # the path stays down; agents back off and retry
-            proxy.restore()
-        await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
-        fleet.assert_senders_alive()
-        reconnects = [a.sender.state.reconnects for a in fleet.agents]
-        await fleet.stop()
+        async with fleet.running():
+            fleet.produce(events, events / 15)
+            for k in range(CUTS):
+                before = fleet.acked()
+                await fleet.wait_until(
+                    lambda before=before: fleet.acked() >= before + events // (3 * CUTS),
+                    60,
+                    "acks to advance",
+                )
+                if k % 2 == 0:
+                    # Acks stop flowing while the collector keeps committing: those batches are
+                    # stored but unacknowledged when the path drops, and will be sent again.
+                    proxy.stall_replies()
+                    await asyncio.sleep(0.7)
+                proxy.cut()
+                await asyncio.sleep(1.5)  # the path stays down; agents back off and retry
+                proxy.restore()
+            await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
+            fleet.assert_senders_alive()
+            reconnects = [a.sender.state.reconnects for a in fleet.agents]
     finally:
         await proxy.close()
     collector.stop()

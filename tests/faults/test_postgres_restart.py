@@ -55,20 +55,19 @@ async def test_postgres_restarts_lose_nothing_and_store_nothing_twice(
             token=token,
         )
         events = FAULT_EVENTS // 2
-        fleet.start()
-        fleet.produce(events, events / 15)
-        for _ in range(RESTARTS):
-            before = fleet.acked()
-            await fleet.wait_until(
-                lambda before=before: fleet.acked() >= before + events // (3 * RESTARTS),
-                60,
-                "acks to advance",
-            )
-            await asyncio.to_thread(postgres.restart, "immediate", 2.0)
-        await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
-        fleet.assert_senders_alive()
-        reconnects = [a.sender.state.reconnects for a in fleet.agents]
-        await fleet.stop()
+        async with fleet.running():
+            fleet.produce(events, events / 15)
+            for _ in range(RESTARTS):
+                before = fleet.acked()
+                await fleet.wait_until(
+                    lambda before=before: fleet.acked() >= before + events // (3 * RESTARTS),
+                    60,
+                    "acks to advance",
+                )
+                await asyncio.to_thread(postgres.restart, "immediate", 2.0)
+            await fleet.wait_drained(timeout=90 + FAULT_EVENTS / 400)
+            fleet.assert_senders_alive()
+            reconnects = [a.sender.state.reconnects for a in fleet.agents]
         # The collector rode out both restarts in the same process.
         assert collector.alive() and collector.starts == 1, collector.log_tail()
     finally:
