@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import time
 from collections.abc import Iterable
 from importlib import resources
@@ -21,6 +22,7 @@ from lantern.detection.normalise import Normaliser
 if TYPE_CHECKING:
     from lantern.detection.incremental import IncrementalScanner
 
+_MENTION_RE = re.compile(r"(?<![\w@])@\w")
 SENTENCE = "."
 FUZZY_ANCHORS = frozenset(
     {"hostile", "threat_call", "threat_verb", "negated_positive", "wish", "identity"}
@@ -138,6 +140,8 @@ class Engine:
         if not raw:
             return []
         words = sum(1 for t in tokens if t not in (SENTENCE, QUOTE_TOKEN))
+        # a reply to someone ("@name word") is context: the word is aimed at a person
+        addressed = words == 1 and _MENTION_RE.search(text) is not None
         cues = self.context.find(s, tok_of)
         quotes = _quote_parity(tokens, _retweet_quotes(text, s, off, starts, tokens))
         last_tok = len(tokens) - 1
@@ -146,7 +150,7 @@ class Engine:
             e = self.entries[ei]
             if source not in e.applies_to:
                 continue
-            if words == 1 and nwords == 1 and not e.standalone:
+            if words == 1 and nwords == 1 and not e.standalone and not addressed:
                 continue
             if not boundary_end and t1 - 1 == last_tok:
                 continue
