@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -16,6 +17,7 @@ from agent.notice import show_notice
 from agent.observe.observer import ObservePolicy, Observer
 from agent.observe.processes import CircumventionScanner
 from agent.observe.tamper import TamperWatch
+from agent.renewal import renew_if_due
 from agent.sender import Sender, SenderConfig
 from agent.spool import Spool
 from agent.status import write_status
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 POLICY_FILE = "policy.bin"
 STATUS_INTERVAL_S = 5.0
+RENEW_CHECK_S = 24 * 3600
 
 
 class SpoolSink:
@@ -161,6 +164,16 @@ class AgentRunner:
             },
         )
 
+    async def _renew_daily(self, stop: asyncio.Event) -> None:
+        """Keep the client certificate fresh; the next connection uses the new one."""
+        while not stop.is_set():
+            if await renew_if_due(self.state_dir, self.identity, datetime.now(UTC)):
+                self.sender.transport = transport_for(self.state_dir, self.identity)
+            try:
+                await asyncio.wait_for(stop.wait(), RENEW_CHECK_S)
+            except TimeoutError:
+                pass
+
     async def run(self) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -175,6 +188,7 @@ class AgentRunner:
             guard.start()
         self.spool.append(self._agent_state())
         sender = asyncio.create_task(self.sender.run(stop))
+        renewal = asyncio.create_task(self._renew_daily(stop))
         try:
             while not stop.is_set():
                 self._write_status()
@@ -187,6 +201,8 @@ class AgentRunner:
                 guard.stop()
             self.observer.stop()
             await sender
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
             self._write_status()
             self.spool.close()
 

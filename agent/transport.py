@@ -113,6 +113,16 @@ class GrpcTransport(Transport):
     async def connect(self) -> Stream:
         return GrpcStream(self._channel())
 
+    async def renew(self, request: pb.RenewRequest) -> pb.RenewResponse:
+        async with self._channel() as channel:
+            try:
+                response: pb.RenewResponse = await pb_grpc.IngestStub(channel).Renew(
+                    request, timeout=30
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise TransportError(_describe(exc)) from exc
+            return response
+
 
 def _describe(exc: grpc.aio.AioRpcError | grpc.aio.UsageError) -> str:
     if isinstance(exc, grpc.aio.AioRpcError):

@@ -104,6 +104,34 @@ class IngestService(pb_grpc.IngestServicer):
         log.info("device enrolled: %s (%s)", device.id, device.hostname)
         return response
 
+    async def Renew(
+        self, request: pb.RenewRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RenewResponse:
+        """A new client certificate, requested over mutual TLS with the one it replaces."""
+        if self.ca is None:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "plain-text mode: no certificates"
+            )
+            raise AssertionError("unreachable")
+        try:
+            device = await asyncio.to_thread(
+                self.store.authenticate_device, request.device_id, token_hash(request.device_secret)
+            )
+        except TokenRejected as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, exc.reason)
+            raise
+        if _peer_common_name(context) != device.id:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "renew with this device's current certificate"
+            )
+        try:
+            cert = self.ca.sign_client(request.csr_pem, device.id)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+        log.info("client certificate renewed for device %s", device.id)
+        return pb.RenewResponse(client_cert_pem=cert)
+
     async def Connect(
         self, request_iterator: AsyncIterator[pb.AgentMessage], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.CollectorMessage]:

@@ -19,6 +19,22 @@ SOURCE_UNSPECIFIED: Source
 SOURCE_TYPED: Source
 SOURCE_TITLE: Source
 
+class RenewRequest(_message.Message):
+    __slots__ = ("device_id", "device_secret", "csr_pem")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_SECRET_FIELD_NUMBER: _ClassVar[int]
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    device_secret: str
+    csr_pem: bytes
+    def __init__(self, device_id: _Optional[str] = ..., device_secret: _Optional[str] = ..., csr_pem: _Optional[bytes] = ...) -> None: ...
+
+class RenewResponse(_message.Message):
+    __slots__ = ("client_cert_pem",)
+    CLIENT_CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    client_cert_pem: bytes
+    def __init__(self, client_cert_pem: _Optional[bytes] = ...) -> None: ...
+
 class EnrolRequest(_message.Message):
     __slots__ = ("token", "instance_id", "hostname", "hardware_serial", "os", "os_version", "agent_version", "csr_pem")
     TOKEN_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class IngestStub:
                 request_serializer=lantern_dot_v1_dot_lantern__pb2.AgentMessage.SerializeToString,
                 response_deserializer=lantern_dot_v1_dot_lantern__pb2.CollectorMessage.FromString,
                 _registered_method=True)
+        self.Renew = channel.unary_unary(
+                '/lantern.v1.Ingest/Renew',
+                request_serializer=lantern_dot_v1_dot_lantern__pb2.RenewRequest.SerializeToString,
+                response_deserializer=lantern_dot_v1_dot_lantern__pb2.RenewResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServicer:
@@ -63,6 +68,14 @@ class IngestServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Renew(self, request, context):
+        """A new client certificate for a new key, before the current one expires. Mutual TLS: the
+        caller proves who it is with the certificate it is replacing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +88,11 @@ def add_IngestServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=lantern_dot_v1_dot_lantern__pb2.AgentMessage.FromString,
                     response_serializer=lantern_dot_v1_dot_lantern__pb2.CollectorMessage.SerializeToString,
+            ),
+            'Renew': grpc.unary_unary_rpc_method_handler(
+                    servicer.Renew,
+                    request_deserializer=lantern_dot_v1_dot_lantern__pb2.RenewRequest.FromString,
+                    response_serializer=lantern_dot_v1_dot_lantern__pb2.RenewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +149,33 @@ class Ingest:
             '/lantern.v1.Ingest/Connect',
             lantern_dot_v1_dot_lantern__pb2.AgentMessage.SerializeToString,
             lantern_dot_v1_dot_lantern__pb2.CollectorMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Renew(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lantern.v1.Ingest/Renew',
+            lantern_dot_v1_dot_lantern__pb2.RenewRequest.SerializeToString,
+            lantern_dot_v1_dot_lantern__pb2.RenewResponse.FromString,
             options,
             channel_credentials,
             insecure,

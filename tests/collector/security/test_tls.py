@@ -107,3 +107,31 @@ def test_a_revoked_device_is_refused(collector: Collector, tmp_path: Path) -> No
         1.5,
     )
     assert sender.state.refused == "revoked" and not sender.state.events_acked
+
+
+def test_a_certificate_near_expiry_is_renewed_over_mutual_tls(
+    collector: Collector, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from agent.renewal import due, not_after, renew_if_due
+
+    enrol(tmp_path, collector.grpc, collector.enrolment_token(), enrol_address=collector.enrol)
+    identity = Identity.load(tmp_path)
+    assert identity is not None
+    old = TlsFiles.load(tmp_path)
+    expiry = not_after(old.cert)
+    now = dt.datetime.now(dt.UTC)
+    assert dt.timedelta(days=89) < expiry - now <= dt.timedelta(days=90)
+    assert not due(old, now)
+    assert not asyncio.run(renew_if_due(tmp_path, identity, now))
+    later = expiry - dt.timedelta(days=10)  # as if 80 days had passed
+    assert asyncio.run(renew_if_due(tmp_path, identity, later))
+    new = TlsFiles.load(tmp_path)
+    assert new.key != old.key and new.cert != old.cert and not_after(new.cert) >= expiry
+    # The renewed certificate streams.
+    sender = _stream_once(
+        tmp_path,
+        GrpcTransport(collector.grpc, ca_pem=new.ca, client_key=new.key, client_cert=new.cert),
+    )
+    assert sender.state.events_acked >= 1
