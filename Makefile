@@ -15,9 +15,9 @@ HTTP   ?= 127.0.0.1:8080
 # Debian packages the tests drive for real: X server + window manager + typing, browser, database,
 # dictionary for the detection benchmark, notifications, packaging tools for the installers.
 DEBIAN_PACKAGES := python3-venv python3-tk xvfb openbox xdotool xterm x11-utils x11-xserver-utils \
-	chromium postgresql wbritish curl libnotify-bin dpkg-dev lintian
+	chromium postgresql wbritish curl libnotify-bin dpkg-dev lintian wixl msitools debootstrap
 
-.PHONY: run test lint typecheck proto system-deps venv bench clean
+.PHONY: run test lint typecheck proto system-deps venv bench clean installers
 
 system-deps: $(VENV)/.system-deps
 $(VENV)/.system-deps:
@@ -78,6 +78,11 @@ run: system-deps $(STAMP)
 		$(BIN)/lantern-agent --state-dir $(VAR)/agent run & agent=$$!; \
 	else echo "no DISPLAY: running the collector only (agents can enrol with 'lantern-collector tokens create')"; fi; \
 	wait $$collector
+
+# The agent's .deb and (with a placeholder payload until a Windows runner builds the bundle) MSI.
+installers: $(STAMP)
+	installers/linux/build-deb.sh --out dist
+	installers/windows/build-msi.sh --placeholder --out dist/placeholder
 
 clean:
 	rm -rf $(VENV) $(VAR) .pytest_cache .mypy_cache .ruff_cache

@@ -52,7 +52,8 @@ class Collector:
              "--grpc", self.grpc, "--enrol", self.enrol, "--http", self.http],
             stdout=log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded 2-core CI box start-up (migrations, lexicon) can take a while.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"collector exited: {self.log_path.read_text()[-2000:]}")
@@ -61,7 +62,8 @@ class Collector:
                     return
             except OSError:
                 time.sleep(0.1)
-        raise AssertionError("collector did not become healthy in 30 s")
+        self.stop()  # never leave a half-started collector behind
+        raise AssertionError("collector did not become healthy in 120 s")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -100,6 +102,8 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
         http=f"127.0.0.1:{free_port()}", log_path=tmp_path / "collector.log",
         enrol=f"127.0.0.1:{free_port()}",
     )
-    c.start()
-    yield c
-    c.stop()
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
