@@ -89,10 +89,9 @@ class Matcher:
                     if n:
                         atom = Atom(-1, name, si, len(segs), pi, n.count(" ") + 1)
                         self._add(keys, atom, n, inflect, seg.lower())
-        # keys that came from a word with a double letter and squeeze to an ordinary word
-        self.need_double: frozenset[str] = frozenset(
-            k for k in self._doubled if k in known and len(k) <= 4
-        )
+        # short keys that came from a word with a double letter ("coon" → "con", "nicca" →
+        # "nica", "weed" → "wed"): squeezed they collide with ordinary words and names
+        self.need_double: frozenset[str] = frozenset(k for k in self._doubled if len(k) <= 4)
         del self._doubled
         self.automaton = ahocorasick.Automaton()
         for k, ids in keys.items():
