@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from collector.alerts.store import AlertFilter, AlertStore
 from collector.alerts.workflow import OUTCOMES, STATUSES, WorkflowError
 from collector.clock import utcnow
+from collector.directory.routes import DirectoryDep, SubjectOut
+from collector.directory.store import DirectoryStore
 from collector.store import NotFound
 from collector.store.interface import AlertRecord
 from collector.web.deps import SafeguardingUser, StoreDep
@@ -58,6 +60,8 @@ class Alert(BaseModel):
     closed_at: datetime | None = None
     closed_by: str | None = None
     escalation_step: int = 0
+    # Who the alert is about, resolved from the login at the time of the alert (issue 4).
+    subject: SubjectOut | None = None
 
 
 class Note(BaseModel):
@@ -125,9 +129,17 @@ class RulePrecision(BaseModel):
 
 def _alert(a: AlertRecord) -> Alert:
     return Alert.model_validate(
-        {f: getattr(a, f) for f in Alert.model_fields if f != "reasons"}
+        {f: getattr(a, f) for f in Alert.model_fields if f not in ("reasons", "subject")}
         | {"reasons": list(a.reasons)}
     )
+
+
+def _with_subjects(found: list[AlertRecord], directory: DirectoryStore) -> list[Alert]:
+    subjects = directory.resolve_many((a.os_user, a.device_id, a.created_at) for a in found)
+    return [
+        _alert(a).model_copy(update={"subject": SubjectOut.of(s)})
+        for a, s in zip(found, subjects, strict=True)
+    ]
 
 
 def _act(fn: Any, *args: Any) -> Alert:
@@ -150,6 +162,7 @@ assert set(get_args(Outcome)) == set(OUTCOMES)
 def list_alerts(
     alerts: AlertsDep,
     _user: SafeguardingUser,
+    directory: DirectoryDep,
     status_: Annotated[
         list[Status] | None, Query(alias="status", description="filter by one or more statuses")
     ] = None,
@@ -186,7 +199,7 @@ def list_alerts(
         limit=limit,
         offset=offset,
     )
-    return [_alert(a) for a in alerts.find(f)]
+    return _with_subjects(alerts.find(f), directory)
 
 
 @router.get("/precision", response_model=list[RulePrecision])
