@@ -13,7 +13,13 @@ from lantern.v1 import lantern_pb2 as pb
 def test_the_watchdog_names_the_busy_thread_restarts_and_backs_off() -> None:
     events: list[pb.Event] = []
     restarts: list[int] = []
-    dog = SelfWatchdog(events.append, lambda: restarts.append(1), cpu_limit=5.0)
+    dog = SelfWatchdog(
+        events.append,
+        lambda: restarts.append(1),
+        cpu_limit=5.0,
+        memory_limit_mib=1e9,
+        exit_process=lambda code: None,
+    )
     me = threading.get_native_id()
     usage = dog.check({me: 0.0}, {me: 1.2}, elapsed=12.0)  # 10% of one core
     assert usage.cpu_percent > 9 and usage.top_thread == threading.current_thread().name
