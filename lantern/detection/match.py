@@ -66,6 +66,7 @@ class Matcher:
         self.glue = glue
         self.known = known
         self._doubled: set[str] = set()
+        self._single: set[str] = set()
         self._base: set[str] = set()
         keys: dict[str, set[int]] = {}
         # (entry, phrase) -> atom ids of its segments, used to assemble gapped phrases
@@ -91,8 +92,10 @@ class Matcher:
                         self._add(keys, atom, n, inflect, seg.lower())
         # short keys that came from a word with a double letter ("coon" → "con", "nicca" →
         # "nica", "weed" → "wed"): squeezed they collide with ordinary words and names
-        self.need_double: frozenset[str] = frozenset(k for k in self._doubled if len(k) <= 4)
-        del self._doubled
+        self.need_double: frozenset[str] = frozenset(
+            k for k in self._doubled - self._single if len(k) <= 4
+        )
+        del self._doubled, self._single
         self.automaton = ahocorasick.Automaton()
         for k, ids in keys.items():
             self.automaton.add_word(k, (len(k), tuple(sorted(ids))))
@@ -138,8 +141,8 @@ class Matcher:
         self.atoms.append(atom)
         self._base.update(w for w in n.split(" ") if len(w) >= 5)
         variants = phrase_variants(n, inflect)
-        if " " not in n and _has_double(raw):
-            self._doubled.update(variants)
+        if " " not in n:
+            (self._doubled if _has_double(raw) else self._single).update(variants)
         for v in variants:
             keys.setdefault(v, set()).add(aid)
             if " " in v:
