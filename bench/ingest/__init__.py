@@ -1,0 +1,1 @@
+"""Ingest benchmark: a real collector and the load generator as separate processes."""
