@@ -260,6 +260,13 @@ class Store(abc.ABC):
         raise their alerts, all in one transaction. Returns only after the commit is durable."""
 
     @abc.abstractmethod
+    def ingest_many(
+        self, batches: Sequence[Sequence[EventRow]], triggers: "TriggerFn | StatefulTriggers"
+    ) -> list[IngestResult]:
+        """`ingest` for many batches (from many devices) in one transaction: group commit.
+        Results are per batch; alert counts only on a single batch."""
+
+    @abc.abstractmethod
     def count_events(self, device_id: str | None = None) -> int: ...
 
     @abc.abstractmethod

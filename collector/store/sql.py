@@ -1,8 +1,9 @@
 """The SQLAlchemy store: embedded SQLite by default, PostgreSQL for trusts that outgrow one box."""
 
+import json
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -41,6 +42,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def open_store(url: str) -> "SqlStore":
@@ -284,57 +289,80 @@ class SqlStore(Store):
     def ingest(
         self, device_id: str, rows: Sequence[EventRow], triggers: TriggerFn | StatefulTriggers
     ) -> IngestResult:
-        if not rows:
-            return IngestResult(0, 0, 0, 0)
-        # One batch may repeat an id (a confused agent); keep the first.
+        return self.ingest_many([rows], triggers)[0]
+
+    def ingest_many(
+        self, batches: Sequence[Sequence[EventRow]], triggers: TriggerFn | StatefulTriggers
+    ) -> list[IngestResult]:
+        """Group commit: every batch queued by every stream in one transaction — one dedup query,
+        one DB-API insert, one device update per device, the rules over all new rows, one commit.
+        Per-statement cost, not per-row work, dominated ingest (docs/scale.md)."""
         unique: dict[str, EventRow] = {}
-        for row in rows:
-            unique.setdefault(row.event_id, row)
-        e = m.events
+        owned: list[list[str]] = []  # the ids each batch contributed first (a batch may repeat one)
+        for rows in batches:
+            ids = []
+            for row in rows:
+                if row.event_id not in unique:
+                    unique[row.event_id] = row
+                    ids.append(row.event_id)
+            owned.append(ids)
+        if not unique:
+            return [IngestResult(0, len(rows), 0, 0) for rows in batches]
+        all_rows = list(unique.values())
         if isinstance(triggers, StatefulTriggers):
-            triggers.prepare(rows)  # stateless work outside the write lock
+            triggers.prepare(all_rows)  # stateless work (title scans) outside the write lock
+        postgres = self.engine.dialect.name == "postgresql"
+        mark = "%s" if postgres else "?"
+        raised = updated = 0
         with self._write() as conn:
             held: set[str] = set()
             ids = list(unique)
             for i in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[i : i + _IN_CHUNK]
                 held.update(
-                    r[0] for r in conn.execute(select(e.c.event_id).where(e.c.event_id.in_(chunk)))
+                    r[0]
+                    for r in conn.exec_driver_sql(
+                        f"SELECT event_id FROM events WHERE event_id IN ({','.join([mark] * len(chunk))})",
+                        tuple(chunk),
+                    )
                 )
-            new_rows = [r for r in unique.values() if r.event_id not in held]
+            new_rows = [r for r in all_rows if r.event_id not in held]
             if new_rows:
-                conn.execute(
-                    insert(e),
+                # Plain DB-API rows: SQLAlchemy's per-value bind processing was 40-55% of ingest
+                # CPU. Times go in as naive UTC, as UTCDateTime stores them.
+                detail = "%s::json" if postgres else "?"
+                conn.exec_driver_sql(
+                    "INSERT INTO events (event_id, device_id, seq, kind, observed_at, received_at,"
+                    f" os_user, app, title, detail) VALUES ({', '.join([mark] * 9)}, {detail})",
                     [
-                        {
-                            "event_id": r.event_id,
-                            "device_id": r.device_id,
-                            "seq": r.seq,
-                            "kind": r.kind,
-                            "observed_at": r.observed_at,
-                            "received_at": r.received_at,
-                            "os_user": r.os_user,
-                            "app": r.app,
-                            "title": r.title,
-                            "detail": r.detail,
-                        }
+                        (
+                            r.event_id,
+                            r.device_id,
+                            r.seq,
+                            r.kind,
+                            _naive_utc(r.observed_at),
+                            _naive_utc(r.received_at),
+                            r.os_user,
+                            r.app,
+                            r.title,
+                            json.dumps(r.detail),
+                        )
                         for r in new_rows
                     ],
                 )
-                latest = max(new_rows, key=lambda r: r.seq)
-                conn.execute(
-                    update(m.devices)
-                    .where(m.devices.c.id == device_id)
-                    .values(
-                        last_event_at=latest.received_at,
-                        last_seen_at=latest.received_at,
-                        last_seq=func.max(m.devices.c.last_seq, latest.seq)
-                        if self.engine.dialect.name == "sqlite"
-                        else func.greatest(m.devices.c.last_seq, latest.seq),
-                    )
+                latest: dict[str, EventRow] = {}
+                for r in new_rows:
+                    if r.device_id not in latest or r.seq > latest[r.device_id].seq:
+                        latest[r.device_id] = r
+                greatest = "greatest" if postgres else "max"
+                conn.exec_driver_sql(
+                    f"UPDATE devices SET last_event_at = {mark}, last_seen_at = {mark},"
+                    f" last_seq = {greatest}(last_seq, {mark}) WHERE id = {mark}",
+                    [
+                        (_naive_utc(r.received_at), _naive_utc(r.received_at), r.seq, device)
+                        for device, r in latest.items()
+                    ],
                 )
-            raised = updated = 0
-            if new_rows:
                 if isinstance(triggers, StatefulTriggers):
                     candidates = triggers.evaluate(new_rows, alert_tx.SqlTriggerState(conn))
                 else:
@@ -344,12 +372,15 @@ class SqlStore(Store):
                     # events: delivery happens afterwards from the outbox, with retries.
                     done = alert_tx.raise_candidates(conn, candidates, utcnow())
                     raised, updated = done.raised, done.updated
-        return IngestResult(
-            stored=len(new_rows),
-            duplicates=len(rows) - len(new_rows),
-            alerts_raised=raised,
-            alerts_updated=updated,
-        )
+        new_ids = {r.event_id for r in new_rows}
+        results = []
+        for rows, ids in zip(batches, owned, strict=True):
+            stored = sum(1 for i in ids if i in new_ids)
+            results.append(IngestResult(stored, len(rows) - stored, 0, 0))
+        # Alerts come from the group as a whole; a single batch (ingest()) gets the counts.
+        if len(results) == 1:
+            results[0] = IngestResult(results[0].stored, results[0].duplicates, raised, updated)
+        return results
 
     def count_events(self, device_id: str | None = None) -> int:
         query = select(func.count()).select_from(m.events)
