@@ -92,6 +92,8 @@ class Sender:
                 delay = REFUSED_BACKOFF_S
             except (TransportError, ConnectionError, OSError) as exc:
                 self.state.last_error = str(exc)
+                if self.state.connected:
+                    attempt = 0  # the session had connected: start the backoff again from its base
                 attempt += 1
                 # Full jitter (AWS architecture blog): spreads a fleet's reconnects after an outage.
                 delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))

@@ -2,6 +2,7 @@
 collector, integration tests the real one over gRPC."""
 
 import abc
+import asyncio
 from types import TracebackType
 
 import grpc
@@ -59,12 +60,18 @@ class GrpcStream(Stream):
             await self._call.write(message)
         except (grpc.aio.AioRpcError, grpc.aio.UsageError) as exc:
             raise TransportError(_describe(exc)) from exc
+        except asyncio.InvalidStateError as exc:
+            # grpc.aio raises this from write() on a call the collector has already torn down
+            # (seen after kill -9 and network cuts): it is a broken stream like any other.
+            raise TransportError(f"stream already closed: {exc}") from exc
 
     async def read(self) -> pb.CollectorMessage | None:
         try:
             message = await self._call.read()
         except grpc.aio.AioRpcError as exc:
             raise TransportError(_describe(exc)) from exc
+        except asyncio.InvalidStateError as exc:
+            raise TransportError(f"stream already closed: {exc}") from exc
         if message is grpc.aio.EOF:
             return None
         assert isinstance(message, pb.CollectorMessage)

@@ -33,13 +33,9 @@ from lantern.v1 import lantern_pb2 as pb
 FAULT_EVENTS = int(os.environ.get("LANTERN_FAULT_EVENTS", "12000"))
 
 
-# Found by these tests: when a call ends under it (collector killed, path cut), grpc.aio raises
-# asyncio.InvalidStateError("RPC already finished") from a write; agent/transport.py maps only
-# AioRpcError/UsageError to TransportError, so the Sender task dies and the agent sends nothing more
-# until restarted. The fault tests are marked xfail(raises=SenderDied) until GrpcStream.write/read
-# map InvalidStateError to TransportError (verified: with that change they pass); any other
-# failure fails them.
-SENDER_BUG = "agent Sender dies on asyncio.InvalidStateError from a finished gRPC call"
+# Found by these tests (and fixed in agent/transport.py): when a call ends under it (collector
+# killed, path cut), grpc.aio raises asyncio.InvalidStateError from a write; the Sender task used to
+# die with it, leaving the laptop silent until restarted. SenderDied makes any recurrence loud.
 
 
 class SenderDied(AssertionError):

@@ -9,7 +9,7 @@ import pytest
 
 import agent.sender
 from bench.ingest.procs import CollectorProcess
-from tests.faults.fleet import FAULT_EVENTS, SENDER_BUG, Fleet, SenderDied
+from tests.faults.fleet import FAULT_EVENTS, Fleet
 
 KILLS = 5
 AGENTS = 8
@@ -30,7 +30,6 @@ def short_backoff_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agent.sender, "BACKOFF_CAP_S", 2.0)
 
 
-@pytest.mark.xfail(raises=SenderDied, strict=False, reason=SENDER_BUG)
 @pytest.mark.slow
 async def test_kill_9_five_times_loses_nothing_and_stores_nothing_twice(
     collector: CollectorProcess, tmp_path: Path

@@ -10,7 +10,7 @@ import pytest
 
 import agent.sender
 from bench.ingest.procs import CollectorProcess
-from tests.faults.fleet import FAULT_EVENTS, SENDER_BUG, Fleet, SenderDied
+from tests.faults.fleet import FAULT_EVENTS, Fleet
 from tests.faults.proxy import CuttableProxy
 
 AGENTS = 6
@@ -63,7 +63,6 @@ async def test_the_proxy_forwards_and_cuts(collector: CollectorProcess) -> None:
         await proxy.close()
 
 
-@pytest.mark.xfail(raises=SenderDied, strict=False, reason=SENDER_BUG)
 @pytest.mark.slow
 async def test_cuts_and_lost_acks_lose_nothing_and_store_nothing_twice(
     collector: CollectorProcess, tmp_path: Path

@@ -10,7 +10,7 @@ import pytest
 
 import agent.sender
 from bench.ingest.procs import CollectorProcess, PostgresServer, postgres_bin_dir
-from tests.faults.fleet import FAULT_EVENTS, SENDER_BUG, Fleet, SenderDied
+from tests.faults.fleet import FAULT_EVENTS, Fleet
 
 AGENTS = 6
 RESTARTS = 2
@@ -36,7 +36,6 @@ def short_backoff_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agent.sender, "BACKOFF_CAP_S", 2.0)
 
 
-@pytest.mark.xfail(raises=SenderDied, strict=False, reason=SENDER_BUG)
 @pytest.mark.slow
 async def test_postgres_restarts_lose_nothing_and_store_nothing_twice(
     postgres: PostgresServer, tmp_path: Path

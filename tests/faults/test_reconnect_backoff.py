@@ -46,12 +46,6 @@ class DroppingCollector(Transport):
         return DroppingStream()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agent/sender.py resets `attempt` only when a session ends cleanly; a session that "
-    "connected and then broke keeps growing the backoff (to BACKOFF_CAP_S) — reset it once "
-    "connected",
-)
 async def test_backoff_restarts_from_the_base_after_a_session_that_connected(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
