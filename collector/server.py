@@ -86,15 +86,13 @@ async def serve(settings: Settings) -> None:
         drop_folder.start()
 
     grpc_server = grpc.aio.server(options=SERVER_OPTIONS)
-    pb_grpc.add_IngestServicer_to_server(
-        IngestService(
-            store,
-            triggers,
-            settings,
-            None if settings.plaintext else CertificateAuthority.load_or_create(settings.ca_dir),
-        ),
-        grpc_server,
+    ingest = IngestService(
+        store,
+        triggers,
+        settings,
+        None if settings.plaintext else CertificateAuthority.load_or_create(settings.ca_dir),
     )
+    pb_grpc.add_IngestServicer_to_server(ingest, grpc_server)
     if settings.plaintext:
         log.warning("gRPC ingest in PLAIN TEXT (--plaintext): use only on a trusted test network")
         port = grpc_server.add_insecure_port(settings.grpc)
@@ -150,6 +148,7 @@ async def serve(settings: Settings) -> None:
         if drop_folder is not None:
             drop_folder.stop()
         await grpc_server.stop(grace=5)
+        await ingest.close()
         store.close()
 
 

@@ -238,6 +238,15 @@ class Store(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
+    def record_heartbeats(
+        self, seen: dict[str, tuple[datetime, dict[str, str] | None, int | None]]
+    ) -> None:
+        """Many devices' last-seen time (and capabilities and spool depth where given) at once."""
+
+    @abc.abstractmethod
+    def revoked_devices(self) -> set[str]: ...
+
+    @abc.abstractmethod
     def list_devices(self) -> list[DeviceRecord]: ...
 
     @abc.abstractmethod

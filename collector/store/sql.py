@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from collector.alerts import store as alert_tx  # attributes used at call time (import cycle)
@@ -261,6 +261,38 @@ class SqlStore(Store):
             values["spool_depth"] = spool_depth
         with self._write() as conn:
             conn.execute(update(m.devices).where(m.devices.c.id == device_id).values(**values))
+
+    def record_heartbeats(
+        self, seen: dict[str, tuple[datetime, dict[str, str] | None, int | None]]
+    ) -> None:
+        d = m.devices
+        plain = [{"d": k, "t": t} for k, (t, caps, _) in seen.items() if caps is None]
+        full = [
+            {"d": k, "t": t, "c": caps, "n": depth or 0}
+            for k, (t, caps, depth) in seen.items()
+            if caps is not None
+        ]
+        with self._write() as conn:
+            if plain:
+                conn.execute(
+                    update(d).where(d.c.id == bindparam("d")).values(last_seen_at=bindparam("t")),
+                    plain,
+                )
+            if full:
+                conn.execute(
+                    update(d)
+                    .where(d.c.id == bindparam("d"))
+                    .values(
+                        last_seen_at=bindparam("t"),
+                        capabilities=bindparam("c"),
+                        spool_depth=bindparam("n"),
+                    ),
+                    full,
+                )
+
+    def revoked_devices(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(m.devices.c.id).where(m.devices.c.revoked))}
 
     def list_devices(self) -> list[DeviceRecord]:
         with self.engine.connect() as conn:

@@ -188,3 +188,31 @@ async def test_two_live_agents_with_one_identity_are_flagged_as_a_clone(harness:
     assert device.clone_suspected_at is not None
     for ch in (ch1, ch2, ch3):
         await ch.close()
+
+
+async def test_revoking_a_device_closes_its_open_stream(harness: Harness) -> None:
+    resp = await harness.enrol(enrolment_token(harness.store))
+    ch, call = await _open_stream(harness, resp, "s1")
+    await call.write(batch(1, [focus_event(1)]))
+    assert (await asyncio.wait_for(call.read(), 10)).ack.stored == 1
+    harness.store.revoke_device(resp.device_id)
+    await asyncio.sleep(2.5)  # the shared revoked set is refreshed every 2 s
+    await call.write(batch(2, [focus_event(2)]))
+    reply = await asyncio.wait_for(call.read(), 10)
+    assert reply.refusal.code == "revoked"
+    assert harness.store.count_events(resp.device_id) == 1
+    await ch.close()
+
+
+async def test_heartbeats_reach_the_device_record_in_bulk(harness: Harness) -> None:
+    from collector.ingest import presence
+
+    resp = await harness.enrol(enrolment_token(harness.store))
+    ch, call = await _open_stream(harness, resp, "s1")
+    hb = pb.Heartbeat(spool_depth=7, capabilities=pb.Capabilities(keyboard="ok", windows="ok"))
+    await call.write(pb.AgentMessage(heartbeat=hb))
+    await asyncio.sleep(presence.FLUSH_S + presence.REVOKED_REFRESH_S + 0.5)
+    (device,) = harness.store.list_devices()
+    assert device.spool_depth == 7 and device.capabilities["keyboard"] == "ok"
+    assert device.last_seen_at is not None
+    await ch.close()
