@@ -365,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     # people import|inventory|watch|resolve|special-login, groups list|policy-set|policy-show
     add_directory_commands(sub, _open_directory)
 
+    from collector import loadgen
+
+    lg = sub.add_parser("loadgen", help="simulate enrolled agents over real gRPC and measure")
+    loadgen.add_arguments(lg)
+    lg.set_defaults(func=loadgen.main_from_args)
+
     scan = sub.add_parser("scan", help="JSON Lines in, detection and trigger hits out")
     scan.add_argument("--rules", action="append", help="rules file or directory (repeatable)")
     scan.set_defaults(func=_cmd_scan)
