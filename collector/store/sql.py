@@ -266,10 +266,11 @@ class SqlStore(Store):
         self, seen: dict[str, tuple[datetime, dict[str, str] | None, int | None]]
     ) -> None:
         d = m.devices
-        plain = [{"d": k, "t": t} for k, (t, caps, _) in seen.items() if caps is None]
+        ordered = sorted(seen.items())  # the same lock order as ingest_many
+        plain = [{"d": k, "t": t} for k, (t, caps, _) in ordered if caps is None]
         full = [
             {"d": k, "t": t, "c": caps, "n": depth or 0}
-            for k, (t, caps, depth) in seen.items()
+            for k, (t, caps, depth) in ordered
             if caps is not None
         ]
         with self._write() as conn:
@@ -392,7 +393,9 @@ class SqlStore(Store):
                     f" last_seq = {greatest}(last_seq, {mark}) WHERE id = {mark}",
                     [
                         (_naive_utc(r.received_at), _naive_utc(r.received_at), r.seq, device)
-                        for device, r in latest.items()
+                        # One lock order for every writer: parallel group commits on
+                        # PostgreSQL otherwise deadlock on the devices rows.
+                        for device, r in sorted(latest.items())
                     ],
                 )
                 if isinstance(triggers, StatefulTriggers):
