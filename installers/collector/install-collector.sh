@@ -35,7 +35,7 @@ else
 	"$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
 	"$PREFIX/venv/bin/python" -m pip install -q "$SOURCE[collector]"
 fi
-install -D -m 0644 "$HERE/../../docs/deployment.md" "$PREFIX/docs/deployment.md" 2>/dev/null || true
+install -D -m 0644 "$HERE/../../docs/deploy.md" "$PREFIX/docs/deploy.md" 2>/dev/null || true
 
 install -D -m 0644 "$HERE/lantern-collector.sysusers" /usr/lib/sysusers.d/lantern-collector.conf
 if command -v systemd-sysusers >/dev/null; then

@@ -1,7 +1,7 @@
 """install-collector.sh run for real in a debootstrapped Debian 12 root, offline from a wheelhouse
 built here; the collector then started the way its systemd unit starts it (user, environment,
 ExecStart), an enrolment token made with the admin wrapper, an agent on this machine enrolled
-against it over loopback; then the SQLite backup and restore commands of docs/deployment.md, run as
+against it over loopback; then the SQLite backup and restore commands of docs/deploy.md, run as
 written, after which the same agent connects again."""
 
 import configparser
@@ -66,8 +66,8 @@ def unit_service() -> configparser.SectionProxy:
 
 
 def doc_block(after: str) -> str:
-    """The first ```sh block after `after` in docs/deployment.md."""
-    text = (ROOT / "docs" / "deployment.md").read_text()
+    """The first ```sh block after `after` in docs/deploy.md."""
+    text = (ROOT / "docs" / "deploy.md").read_text()
     start = text.index("```sh\n", text.index(after)) + len("```sh\n")
     return text[start : text.index("```", start)]
 
@@ -173,7 +173,7 @@ def test_install_collector_then_run_it_as_the_unit_does_and_enrol_an_agent(
         devices = root.run("/usr/local/sbin/lantern-collector-admin", "devices", "list").stdout
         assert os.uname().nodename in devices
 
-        # Backup while running, as docs/deployment.md says (SQLite), then lose everything.
+        # Backup while running, as docs/deploy.md says (SQLite), then lose everything.
         root.run("sh", "-ec", doc_block("SQLite (default):"))
     finally:
         root.stop(process)
