@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     oidc_label: str = "Microsoft 365"
+    # How long a device's resolved group policy is reused before it is worked out again; a policy
+    # edit reaches connected agents at their first heartbeat after this.
+    policy_cache_seconds: float = 60.0
     # Severity at and above which a match becomes an alert.
     alert_threshold: int = 3
 

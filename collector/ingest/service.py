@@ -26,8 +26,6 @@ from lantern.v1 import lantern_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 10.0
-# How long a device's resolved policy is reused; group policy edits reach agents within this.
-POLICY_CACHE_S = 60.0
 # Before asking an agent to resend a batch the store could not take.
 STORE_RETRY_PAUSE_S = 1.0
 
@@ -217,7 +215,7 @@ class IngestService(pb_grpc.IngestServicer):
     async def _policy_cached(self, device_id: str) -> pb.Policy:
         cached = self._policies.get(device_id)
         now = time.monotonic()
-        if cached is not None and now - cached[1] < POLICY_CACHE_S:
+        if cached is not None and now - cached[1] < self.settings.policy_cache_seconds:
             return cached[0]
         policy = await asyncio.to_thread(self._policy, device_id)
         self._policies[device_id] = (policy, now)

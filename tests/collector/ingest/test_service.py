@@ -56,7 +56,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     store.add_enrolment_token("t-hash-placeholder", None, None, None)
     server = grpc.aio.server(options=SERVER_OPTIONS)
     pb_grpc.add_IngestServicer_to_server(
-        IngestService(store, no_triggers, Settings(max_batch_events=50)), server
+        IngestService(store, no_triggers, Settings(max_batch_events=50, policy_cache_seconds=0)),
+        server,
     )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -215,4 +216,24 @@ async def test_heartbeats_reach_the_device_record_in_bulk(harness: Harness) -> N
     (device,) = harness.store.list_devices()
     assert device.spool_depth == 7 and device.capabilities["keyboard"] == "ok"
     assert device.last_seen_at is not None
+    await ch.close()
+
+
+async def test_a_group_policy_reaches_a_connected_agent_without_restart(harness: Harness) -> None:
+    from collector.directory.policies import PolicySpec
+    from collector.directory.store import DirectoryStore
+    from collector.security.credentials import ENROLMENT_PREFIX, new_token, token_hash
+
+    token = new_token(ENROLMENT_PREFIX)
+    harness.store.add_enrolment_token(token_hash(token), "Adult learners", 1, None)
+    resp = await harness.enrol(token)
+    ch, call = await _open_stream(harness, resp, "s1")
+    notice = "Adult learners: this device is monitored; see the college's policy."
+    DirectoryStore.for_store(harness.store).put_policy(
+        "Adult learners", PolicySpec(notice_text=notice, capture_typed=False), actor="it@college"
+    )
+    await call.write(pb.AgentMessage(heartbeat=pb.Heartbeat()))
+    reply = await asyncio.wait_for(call.read(), 10)
+    assert reply.WhichOneof("body") == "policy"
+    assert reply.policy.notice_text == notice and not reply.policy.capture_typed
     await ch.close()
