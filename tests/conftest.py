@@ -25,7 +25,11 @@ def free_port() -> int:
 def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
     """Run a console script from the venv and return stdout (raises with stderr on failure)."""
     result = subprocess.run(
-        [str(BIN / args[0]), *args[1:]], input=stdin, capture_output=True, text=True, timeout=60,
+        [str(BIN / args[0]), *args[1:]],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, **(env or {})},
     )
     if result.returncode != 0:
@@ -48,9 +52,20 @@ class Collector:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / "lantern-collector"), "--var-dir", str(self.var_dir), "serve",
-             "--grpc", self.grpc, "--enrol", self.enrol, "--http", self.http],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "lantern-collector"),
+                "--var-dir",
+                str(self.var_dir),
+                "serve",
+                "--grpc",
+                self.grpc,
+                "--enrol",
+                self.enrol,
+                "--http",
+                self.http,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         # Generous: on a loaded 2-core CI box start-up (migrations, lexicon) can take a while.
         deadline = time.monotonic() + 120
@@ -76,12 +91,24 @@ class Collector:
         self.process = None
 
     def enrolment_token(self, uses: int = 1) -> str:
-        return self.cli("tokens", "create", "--uses", str(uses), "--expires", "1h").strip().splitlines()[-1]
+        return (
+            self.cli("tokens", "create", "--uses", str(uses), "--expires", "1h")
+            .strip()
+            .splitlines()[-1]
+        )
 
     def api_token(self, role: str = "dsl") -> str:
         email = f"{role}-{time.monotonic_ns()}@college.example"
-        self.cli("users", "add", "--email", email, "--role", role, "--password-stdin",
-                 stdin="correct horse battery staple\n")
+        self.cli(
+            "users",
+            "add",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin="correct horse battery staple\n",
+        )
         return self.cli("api-token", "create", "--user", email).strip().splitlines()[-1]
 
     def get(self, path: str, token: str) -> object:
@@ -98,8 +125,10 @@ class Collector:
 def collector(tmp_path: Path) -> Iterator[Collector]:
     """A real `lantern-collector serve` on loopback with its own SQLite database."""
     c = Collector(
-        var_dir=tmp_path / "collector", grpc=f"127.0.0.1:{free_port()}",
-        http=f"127.0.0.1:{free_port()}", log_path=tmp_path / "collector.log",
+        var_dir=tmp_path / "collector",
+        grpc=f"127.0.0.1:{free_port()}",
+        http=f"127.0.0.1:{free_port()}",
+        log_path=tmp_path / "collector.log",
         enrol=f"127.0.0.1:{free_port()}",
     )
     try:

@@ -177,7 +177,11 @@ class Desktop:
         while time.monotonic() < deadline:
             out = subprocess.run(
                 ["xdotool", "search", "--onlyvisible", "--pid", str(pid)],
-                env=self.env, capture_output=True, text=True, timeout=5, check=False,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
             )
             ids = [int(x) for x in out.stdout.split()]
             if ids:
@@ -220,14 +224,18 @@ class Desktop:
         """Give ``window`` the focus and wait until the window manager says it has it."""
         # Without a window manager there is no _NET_ACTIVE_WINDOW: set the input focus directly.
         action, query = (
-            ("windowactivate", "getactivewindow") if self.window_manager
+            ("windowactivate", "getactivewindow")
+            if self.window_manager
             else ("windowfocus", "getwindowfocus")
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             subprocess.run(
                 ["xdotool", action, str(window)],
-                env=self.env, capture_output=True, timeout=5, check=False,
+                env=self.env,
+                capture_output=True,
+                timeout=5,
+                check=False,
             )
             if self.active_window(query) == window:
                 return
@@ -237,7 +245,11 @@ class Desktop:
     def active_window(self, query: str = "getactivewindow") -> int:
         out = subprocess.run(
             ["xdotool", query],
-            env=self.env, capture_output=True, text=True, timeout=5, check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
         return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else 0
 
@@ -278,8 +290,18 @@ def _start_xvfb(extra_args: Sequence[str] = ()) -> tuple[subprocess.Popen[bytes]
     # listening, so parallel runs never collide and nothing sleeps and hopes.
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
-         "-noreset", *extra_args],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+            *extra_args,
+        ],
         pass_fds=(write_fd,),
         preexec_fn=_die_with_parent,
         stdout=subprocess.DEVNULL,
@@ -314,15 +336,26 @@ def _start_window_manager(display: str) -> tuple[subprocess.Popen[bytes] | None,
             continue
         env = {**os.environ, "DISPLAY": display}
         proc = subprocess.Popen(
-            [wm], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [wm],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            out = subprocess.run(
-                ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"],
-                env=env, capture_output=True, text=True, timeout=5, check=False,
-            ) if shutil.which("xprop") else None
+            out = (
+                subprocess.run(
+                    ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                    check=False,
+                )
+                if shutil.which("xprop")
+                else None
+            )
             if out is None or "window id" in out.stdout:
                 return proc, wm
             if proc.poll() is not None:
@@ -400,6 +433,11 @@ def desktop_apps(desktop: Desktop) -> Iterator[Desktop]:
 
 
 __all__ = [
-    "AppWindow", "Desktop", "DesktopError", "DesktopUnavailable", "desktop", "desktop_apps",
+    "AppWindow",
+    "Desktop",
+    "DesktopError",
+    "DesktopUnavailable",
+    "desktop",
+    "desktop_apps",
     "start_desktop",
 ]

@@ -38,15 +38,38 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(root, "postgres", "postgres")
     port = free_port()
     subprocess.run(
-        _as_db_user([str(bin_dir / "initdb"), "-D", str(data), "-U", "lantern", "--auth=trust",
-                     "-E", "UTF8", "--no-sync"]),
-        check=True, capture_output=True,
+        _as_db_user(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "lantern",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
-        _as_db_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
-                     "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-                     "start"]),
-        check=True, capture_output=True,
+        _as_db_user(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql+psycopg://lantern@127.0.0.1:{port}"

@@ -10,9 +10,16 @@ GENERATED = ["lantern_pb2.py", "lantern_pb2.pyi", "lantern_pb2_grpc.py"]
 
 def test_generated_code_matches_proto(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'protos'}",
-         f"--python_out={tmp_path}", f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}",
-         str(ROOT / "protos/lantern/v1/lantern.proto")],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'protos'}",
+            f"--python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            str(ROOT / "protos/lantern/v1/lantern.proto"),
+        ],
         check=True,
     )
     for name in GENERATED:

@@ -44,19 +44,36 @@ _PROCESSES: dict[str, str] = {
 
 # Title suffixes, most specific first. Each: (regex on the end of the title, browser name).
 _SUFFIXES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\s[-\u2013\u2014]\s(?:Microsoft\u200b?\s?Edge)(?P<mark>\s\((?:InPrivate)\))?$"),
-     "Microsoft Edge"),
+    (
+        re.compile(
+            r"\s[-\u2013\u2014]\s(?:Microsoft\u200b?\s?Edge)(?P<mark>\s\((?:InPrivate)\))?$"
+        ),
+        "Microsoft Edge",
+    ),
     (re.compile(r"\s-\s(?:Google Chrome)(?P<mark>\s\((?:Incognito|Guest)\))?$"), "Google Chrome"),
     (re.compile(r"\s-\s(?:Chromium)(?P<mark>\s\((?:Incognito|Guest)\))?$"), "Chromium"),
-    (re.compile(r"\s-\s(?:Brave)(?P<mark>\s\((?:Private|Private with Tor|Incognito)\))?$"), "Brave"),
+    (
+        re.compile(r"\s-\s(?:Brave)(?P<mark>\s\((?:Private|Private with Tor|Incognito)\))?$"),
+        "Brave",
+    ),
     (re.compile(r"\s-\s(?:Opera)(?P<mark>\s\((?:Private)\))?$"), "Opera"),
-    (re.compile(r"\s[\u2014-]\s(?:Mozilla Firefox)(?P<mark>\s(?:\()?Private Browsing(?:\))?)?$"),
-     "Firefox"),
+    (
+        re.compile(r"\s[\u2014-]\s(?:Mozilla Firefox)(?P<mark>\s(?:\()?Private Browsing(?:\))?)?$"),
+        "Firefox",
+    ),
 ]
 
 _BRANDS = frozenset(
-    {"chromium", "google chrome", "microsoft edge", "brave", "opera", "mozilla firefox",
-     "mozilla firefox private browsing", "safari"}
+    {
+        "chromium",
+        "google chrome",
+        "microsoft edge",
+        "brave",
+        "opera",
+        "mozilla firefox",
+        "mozilla firefox private browsing",
+        "safari",
+    }
 )
 
 # Edge adds " and N more page(s)" for windows with several tabs.

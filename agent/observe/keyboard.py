@@ -106,7 +106,9 @@ class KeyDecoder:
         # pynput on X11 reports AltGr+key as AltGr then the key's base character ("4" for "€");
         # the platform knows the layout's third level.
         self._level3 = level3
-        self._alt_types_text = sys.platform == "darwin" if alt_types_text is None else alt_types_text
+        self._alt_types_text = (
+            sys.platform == "darwin" if alt_types_text is None else alt_types_text
+        )
 
     def reset(self) -> None:
         """Forget held modifiers and a pending dead key (e.g. after the listener restarts)."""
@@ -119,10 +121,14 @@ class KeyDecoder:
         name = stroke.name
         if name in _MODIFIERS:
             group = (
-                self._ctrl if name in _CTRL
-                else self._alt if name in _ALT
-                else self._cmd if name in _CMD
-                else self._shift if name in _SHIFT
+                self._ctrl
+                if name in _CTRL
+                else self._alt
+                if name in _ALT
+                else self._cmd
+                if name in _CMD
+                else self._shift
+                if name in _SHIFT
                 else self._alt_gr
             )
             if pressed:

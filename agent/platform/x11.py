@@ -232,8 +232,14 @@ class X11WindowSource:
         # Asynchronous errors (a window destroyed between two requests) are expected; the default
         # handler would print them to stderr.
         d.set_error_handler(lambda *_args: None)
-        for name in ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "WM_NAME", "_NET_WM_PID",
-                     "_NET_SUPPORTED", "UTF8_STRING"):
+        for name in (
+            "_NET_ACTIVE_WINDOW",
+            "_NET_WM_NAME",
+            "WM_NAME",
+            "_NET_WM_PID",
+            "_NET_SUPPORTED",
+            "UTF8_STRING",
+        ):
             self._atoms[name] = d.intern_atom(name)
         root = d.screen().root
         # SubstructureNotify: top-level (un)maps, to notice screen lockers (see module docstring).
@@ -443,9 +449,7 @@ class X11WindowSource:
         from Xlib.ext import res
 
         try:
-            reply = self._d.res_query_client_ids(
-                [{"client": wid, "mask": res.LocalClientPIDMask}]
-            )
+            reply = self._d.res_query_client_ids([{"client": wid, "mask": res.LocalClientPIDMask}])
         except Exception:
             return None
         for entry in reply.ids:

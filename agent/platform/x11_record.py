@@ -35,15 +35,42 @@ _SHIFT, _LOCK, _CONTROL = 1, 2, 4
 
 # keysym -> special key name, as pynput names them (what KeyDecoder understands).
 _SPECIAL = {
-    0xFF08: "backspace", 0xFFFF: "delete", 0xFF51: "left", 0xFF52: "up", 0xFF53: "right",
-    0xFF54: "down", 0xFF50: "home", 0xFF57: "end", 0xFF55: "page_up", 0xFF56: "page_down",
-    0xFF0D: "enter", 0xFF8D: "enter", 0xFF09: "tab", 0xFE20: "tab", 0xFF1B: "esc",
-    0xFFE1: "shift", 0xFFE2: "shift_r", 0xFFE3: "ctrl_l", 0xFFE4: "ctrl_r", 0xFFE9: "alt_l",
-    0xFFEA: "alt_r", 0xFFE7: "alt_l", 0xFFE8: "alt_r", 0xFFEB: "cmd", 0xFFEC: "cmd_r",
-    0xFE03: "alt_gr", 0xFF7E: "alt_gr", 0x20: "space",
+    0xFF08: "backspace",
+    0xFFFF: "delete",
+    0xFF51: "left",
+    0xFF52: "up",
+    0xFF53: "right",
+    0xFF54: "down",
+    0xFF50: "home",
+    0xFF57: "end",
+    0xFF55: "page_up",
+    0xFF56: "page_down",
+    0xFF0D: "enter",
+    0xFF8D: "enter",
+    0xFF09: "tab",
+    0xFE20: "tab",
+    0xFF1B: "esc",
+    0xFFE1: "shift",
+    0xFFE2: "shift_r",
+    0xFFE3: "ctrl_l",
+    0xFFE4: "ctrl_r",
+    0xFFE9: "alt_l",
+    0xFFEA: "alt_r",
+    0xFFE7: "alt_l",
+    0xFFE8: "alt_r",
+    0xFFEB: "cmd",
+    0xFFEC: "cmd_r",
+    0xFE03: "alt_gr",
+    0xFF7E: "alt_gr",
+    0x20: "space",
     # Keypad navigation (Num Lock off)
-    0xFF95: "home", 0xFF96: "left", 0xFF97: "up", 0xFF98: "right", 0xFF99: "down",
-    0xFF9C: "end", 0xFF9F: "delete",
+    0xFF95: "home",
+    0xFF96: "left",
+    0xFF97: "up",
+    0xFF98: "right",
+    0xFF99: "down",
+    0xFF9C: "end",
+    0xFF9F: "delete",
 }
 # Keypad characters (Num Lock on) and a few more.
 _KEYPAD_CHARS = {0xFFAA: "*", 0xFFAB: "+", 0xFFAD: "-", 0xFFAE: ".", 0xFFAF: "/", 0xFFBD: "="}
@@ -107,12 +134,19 @@ class X11KeyRecorder:
             self._context = ctl.record_create_context(
                 0,
                 [record.AllClients],
-                [{
-                    "core_requests": (0, 0), "core_replies": (0, 0),
-                    "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
-                    "delivered_events": (0, 0), "device_events": (X.KeyPress, X.KeyRelease),
-                    "errors": (0, 0), "client_started": False, "client_died": False,
-                }],
+                [
+                    {
+                        "core_requests": (0, 0),
+                        "core_replies": (0, 0),
+                        "ext_requests": (0, 0, 0, 0),
+                        "ext_replies": (0, 0, 0, 0),
+                        "delivered_events": (0, 0),
+                        "device_events": (X.KeyPress, X.KeyRelease),
+                        "errors": (0, 0),
+                        "client_started": False,
+                        "client_died": False,
+                    }
+                ],
             )
             ctl.sync()
             major = rec.display.get_extension_major("RECORD")

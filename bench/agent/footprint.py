@@ -36,15 +36,24 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lantern-bench-"))
     with start_desktop() as desktop:
         collector = Collector(
-            var_dir=tmp / "collector", grpc=f"127.0.0.1:{free_port()}",
-            http=f"127.0.0.1:{free_port()}", log_path=tmp / "collector.log",
+            var_dir=tmp / "collector",
+            grpc=f"127.0.0.1:{free_port()}",
+            http=f"127.0.0.1:{free_port()}",
+            log_path=tmp / "collector.log",
             enrol=f"127.0.0.1:{free_port()}",
         )
         collector.start()
         agent = Agent(tmp / "agent", tmp / "agent.log", {**desktop.env, "XDG_DATA_HOME": str(tmp)})
         try:
-            agent.cli("enrol", "--collector", collector.grpc, "--enrol-address", collector.enrol,
-                  "--token", collector.enrolment_token())
+            agent.cli(
+                "enrol",
+                "--collector",
+                collector.grpc,
+                "--enrol-address",
+                collector.enrol,
+                "--token",
+                collector.enrolment_token(),
+            )
             agent.start()
             token = collector.api_token("dsl")
             desktop.xterm("Idle window")
@@ -61,9 +70,11 @@ def main() -> None:
             wall = time.monotonic() - wall_start
             cpu_s = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
             uss = proc.memory_full_info().uss
-            print(f"agent idle over {wall:.0f} s: CPU {100 * cpu_s / wall:.2f}% of one core, "
-                  f"RSS median {statistics.median(rss) / 2**20:.1f} MiB max {max(rss) / 2**20:.1f} MiB, "
-                  f"USS {uss / 2**20:.1f} MiB, threads {proc.num_threads()}")
+            print(
+                f"agent idle over {wall:.0f} s: CPU {100 * cpu_s / wall:.2f}% of one core, "
+                f"RSS median {statistics.median(rss) / 2**20:.1f} MiB max {max(rss) / 2**20:.1f} MiB, "
+                f"USS {uss / 2**20:.1f} MiB, threads {proc.num_threads()}"
+            )
 
             latencies = []
             for i in range(args.rounds):
@@ -78,9 +89,11 @@ def main() -> None:
                 latencies.append(time.monotonic() - typed)
                 window.close()
             latencies.sort()
-            print(f"keystroke-to-alert over {len(latencies)} rounds: "
-                  f"median {statistics.median(latencies) * 1000:.0f} ms, "
-                  f"worst {latencies[-1] * 1000:.0f} ms")
+            print(
+                f"keystroke-to-alert over {len(latencies)} rounds: "
+                f"median {statistics.median(latencies) * 1000:.0f} ms, "
+                f"worst {latencies[-1] * 1000:.0f} ms"
+            )
         finally:
             agent.stop()
             collector.stop()

@@ -108,13 +108,20 @@ def davidson(engine: Engine, misses: bool) -> dict[str, float]:
                 miss_ids.append(str(d["id"]))
     print("\n== Davidson et al. 2017 dev (MIT): alert rate per label")
     for label in ("hate", "offensive", "neither"):
-        target = {"hate": "recall >= 0.80", "neither": "false-alert <= 0.03",
-                  "offensive": "reported only (dialect bias)"}[label]
-        print(f"{label:10} {rate(hits[label], counts[label]):>22}  {target}  "
-              f"by category: {dict(cats[label].most_common(5))}")
+        target = {
+            "hate": "recall >= 0.80",
+            "neither": "false-alert <= 0.03",
+            "offensive": "reported only (dialect bias)",
+        }[label]
+        print(
+            f"{label:10} {rate(hits[label], counts[label]):>22}  {target}  "
+            f"by category: {dict(cats[label].most_common(5))}"
+        )
     alerts_all = sum(hits.values())
-    print(f"precision: alerts on hate {rate(hits['hate'], alerts_all)}, on hate or offensive "
-          f"{rate(hits['hate'] + hits['offensive'], alerts_all)}")
+    print(
+        f"precision: alerts on hate {rate(hits['hate'], alerts_all)}, on hate or offensive "
+        f"{rate(hits['hate'] + hits['offensive'], alerts_all)}"
+    )
     if misses:
         print("   neither false alerts:", " ".join(fa_ids[:60]))
         print("   hate misses:", " ".join(miss_ids[:60]))
@@ -127,8 +134,10 @@ def davidson(engine: Engine, misses: bool) -> dict[str, float]:
 
 # -- benign paragraphs ----------------------------------------------------------------------------
 def benign(engine: Engine, misses: bool) -> dict[str, float]:
-    print("\n== Benign paragraphs (WikiText-2 valid CC BY-SA 3.0, MASC, State of the Union): "
-          "alert rate (target <= 0.005)")
+    print(
+        "\n== Benign paragraphs (WikiText-2 valid CC BY-SA 3.0, MASC, State of the Union): "
+        "alert rate (target <= 0.005)"
+    )
     tot = tot_k = 0
     for path in sorted((DEV / "benign").glob("*.jsonl")):
         groups: dict[str, list[bool]] = defaultdict(list)
@@ -210,7 +219,9 @@ def places(engine: Engine, misses: bool) -> dict[str, float]:
 
 def dictionary(engine: Engine, misses: bool) -> dict[str, float]:
     if not DICT.exists():
-        print("\n== dictionary: /usr/share/dict/british-english not installed (apt install wbritish)")
+        print(
+            "\n== dictionary: /usr/share/dict/british-english not installed (apt install wbritish)"
+        )
         return {}
     words = [w for w in DICT.read_text(encoding="utf-8").splitlines() if w.strip()]
     hit_words: list[str] = []
@@ -218,8 +229,10 @@ def dictionary(engine: Engine, misses: bool) -> dict[str, float]:
         if engine.scan(w, "typed") or engine.scan(w, "title"):
             hit_words.append(w)
     print(f"\n== Debian wbritish dictionary ({len(words)} words, each scanned alone)")
-    print(f"words with any hit   {len(hit_words)} = {len(hit_words) / len(words):.4%}   "
-          "target <= 0.01%")
+    print(
+        f"words with any hit   {len(hit_words)} = {len(hit_words) / len(words):.4%}   "
+        "target <= 0.01%"
+    )
     if misses and hit_words:
         print("   words:", " ".join(hit_words[:80]))
     return {"dictionary_hit_rate": len(hit_words) / len(words)}
@@ -261,8 +274,10 @@ def functional(engine: Engine, misses: bool) -> dict[str, float]:
     print(f"{'category':16} {'recall':>14} {'false-alert':>14} {'precision':>14}")
     for cat in sorted(per_cat):
         c = per_cat[cat]
-        print(f"{cat:16} {rate(c['tp'], c['pos']):>14} {rate(c['fp'], c['neg']):>14} "
-              f"{rate(c['alerts_right'], c['alerts']):>14}")
+        print(
+            f"{cat:16} {rate(c['tp'], c['pos']):>14} {rate(c['fp'], c['neg']):>14} "
+            f"{rate(c['alerts_right'], c['alerts']):>14}"
+        )
     print("by perturbation / context tag (share of cases handled correctly):")
     for tag in sorted(per_tag):
         xs = per_tag[tag]
@@ -332,13 +347,19 @@ def speed(engine: Engine, misses: bool) -> dict[str, float]:
         per_key = min(per_key, (time.perf_counter() - t) / n_keys)
         per_key_cpu = min(per_key_cpu, (time.process_time() - c) / n_keys)
     print("\n== Speed (one core, in-process)")
-    print(f"lexicon load (median of 5)     {statistics.median(loads) * 1000:7.1f} ms wall, "
-          f"{statistics.median(loads_cpu) * 1000:.1f} ms CPU   target <= 200 ms "
-          f"(compiled-engine cache; cold compile {cold * 1000:.0f} ms)")
-    print(f"title scan, normalise + match  {best / 1e6:7.1f} MB/s wall, {best_cpu / 1e6:.1f} MB/s CPU "
-          f"({len(titles)} titles, {size / 1e6:.1f} MB)   target >= 10 MB/s")
-    print(f"incremental update             {per_key * 1e6:7.1f} µs wall, "
-          f"{per_key_cpu * 1e6:.1f} µs CPU per keystroke ({n_keys} keystrokes)   target <= 20 µs")
+    print(
+        f"lexicon load (median of 5)     {statistics.median(loads) * 1000:7.1f} ms wall, "
+        f"{statistics.median(loads_cpu) * 1000:.1f} ms CPU   target <= 200 ms "
+        f"(compiled-engine cache; cold compile {cold * 1000:.0f} ms)"
+    )
+    print(
+        f"title scan, normalise + match  {best / 1e6:7.1f} MB/s wall, {best_cpu / 1e6:.1f} MB/s CPU "
+        f"({len(titles)} titles, {size / 1e6:.1f} MB)   target >= 10 MB/s"
+    )
+    print(
+        f"incremental update             {per_key * 1e6:7.1f} µs wall, "
+        f"{per_key_cpu * 1e6:.1f} µs CPU per keystroke ({n_keys} keystrokes)   target <= 20 µs"
+    )
     print(f"automaton keys                 {engine.matcher.keys}")
     return {
         "load_ms": statistics.median(loads) * 1000,
@@ -368,8 +389,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     p.add_argument("--misses", action="store_true", help="print ids of wrong cases (no texts)")
     args = p.parse_args(list(argv) if argv is not None else None)
     engine = Engine.load()
-    print(f"lantern detection bench: lexicon version {engine.version}, "
-          f"{len(engine.entries)} entries, {engine.matcher.keys} automaton keys")
+    print(
+        f"lantern detection bench: lexicon version {engine.version}, "
+        f"{len(engine.entries)} entries, {engine.matcher.keys} automaton keys"
+    )
     figures: dict[str, float] = {}
     for name in args.sections or list(SECTIONS):
         figures.update(SECTIONS[name](engine, args.misses))

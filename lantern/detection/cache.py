@@ -60,8 +60,14 @@ def cache_key(
     h.update(_CODE)
     h.update(sys.version.encode())
     h.update(str(getattr(ahocorasick, "__version__", "")).encode())
-    h.update(repr((sorted(categories) if categories is not None else None,
-                   sorted(languages) if languages is not None else None)).encode())
+    h.update(
+        repr(
+            (
+                sorted(categories) if categories is not None else None,
+                sorted(languages) if languages is not None else None,
+            )
+        ).encode()
+    )
     d = Path(lexicon_dir) if lexicon_dir is not None else default_dir()
     files = sorted(d.glob("*.yaml")) + sorted(default_dir().glob("*.txt"))
     for f in files:

@@ -128,9 +128,7 @@ class ContextRules:
         sev = base + lowered if lowered else base + min(raised, MAX_RAISE)
         return max(1, min(5, sev)), tuple(reasons)
 
-    def _applies(
-        self, c: CueSpan, t0: int, t1: int, neg_t0: int, sent: tuple[int, int]
-    ) -> bool:
+    def _applies(self, c: CueSpan, t0: int, t1: int, neg_t0: int, sent: tuple[int, int]) -> bool:
         cue = self.cues[c.name]
         overlaps = c.t0 < t1 and t0 < c.t1
         if cue.scope == "overlap":
@@ -139,9 +137,7 @@ class ContextRules:
             return sent[0] <= c.t0 and c.t1 <= sent[1]
         if cue.scope == "before":
             # may sit inside a composite hit ("X are not stupid"), never inside the negated part
-            return (
-                sent[0] <= c.t0 and c.t1 <= neg_t0 and neg_t0 - c.t1 <= cue.distance
-            )
+            return sent[0] <= c.t0 and c.t1 <= neg_t0 and neg_t0 - c.t1 <= cue.distance
         if overlaps:
             return False
         if cue.scope == "text":

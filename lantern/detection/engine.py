@@ -45,9 +45,7 @@ class Engine:
         self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
         trig = _trigger_sets(lex, self.matcher)
-        self.matcher.build_screen(
-            lambda a: (a.entry >= 0 and a.seg == 0) or a.set_name in trig
-        )
+        self.matcher.build_screen(lambda a: (a.entry >= 0 and a.seg == 0) or a.set_name in trig)
         self._fuzzy: FuzzyIndex | None = None
         self.load_seconds: float = 0.0
 
@@ -89,7 +87,9 @@ class Engine:
         return IncrementalScanner(self)
 
     # -- batch ----------------------------------------------------------------------------------
-    def scan(self, text: str, source: str = "typed", *, include_cancelled: bool = False) -> list[Hit]:
+    def scan(
+        self, text: str, source: str = "typed", *, include_cancelled: bool = False
+    ) -> list[Hit]:
         """All hits in ``text`` (a title, a buffer, a document), ordered by position.
 
         Hits cancelled by context (severity 0) are dropped unless ``include_cancelled``.
@@ -260,7 +260,8 @@ def _trigger_sets(lex: Lexicon, matcher: Matcher) -> frozenset[str]:
         if not e.all_of:
             continue
         needed = [
-            n for n in (*e.all_of, *e.requires)
+            n
+            for n in (*e.all_of, *e.requires)
             if n not in lex.set_sequences and lex.set_screen.get(n, True)
         ]
         if not needed:
@@ -279,7 +280,8 @@ def _sequence(
         fuzzy = first.fuzzy
         for ms in parts[1:]:
             nxt = [
-                m for m in ms
+                m
+                for m in ms
                 if cur.t1 <= m.t0 <= cur.t1 + gap and sent_id[m.t0] == sent_id[first.t0]
             ]
             if not nxt:

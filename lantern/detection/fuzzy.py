@@ -76,7 +76,9 @@ class FuzzyIndex:
             return None
         return min(cands, key=lambda c: (_edit_rank(tok, c), c))
 
-    def corrections(self, tokens: list[str], sentences: set[int], sent_id: list[int]) -> dict[int, str]:
+    def corrections(
+        self, tokens: list[str], sentences: set[int], sent_id: list[int]
+    ) -> dict[int, str]:
         """Token index → lexicon word, for unknown tokens in the given sentences."""
         out: dict[int, str] = {}
         for t, tok in enumerate(tokens):

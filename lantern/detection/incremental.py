@@ -80,8 +80,18 @@ class IncrementalScanner:
                 continue
             self._reported[key] = end
             new.append(
-                Hit(h.category, h.severity, h.rule, h.matched, h.snippet, start, end,
-                    h.source, h.base_severity, h.reasons)
+                Hit(
+                    h.category,
+                    h.severity,
+                    h.rule,
+                    h.matched,
+                    h.snippet,
+                    start,
+                    end,
+                    h.source,
+                    h.base_severity,
+                    h.reasons,
+                )
             )
         return new
 

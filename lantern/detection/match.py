@@ -163,9 +163,11 @@ class Matcher:
             # a long unknown token may hide run-together words ("ihatemuslims", "muchdisdain")
             known = self.known
             for tok in _LONG_RE.findall(s):
-                if tok not in known and not _inflected_known(tok, known) and next(
-                    self.automaton.iter(tok), None
-                ) is not None:
+                if (
+                    tok not in known
+                    and not _inflected_known(tok, known)
+                    and next(self.automaton.iter(tok), None) is not None
+                ):
                     return True
         return False
 

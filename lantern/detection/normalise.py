@@ -36,10 +36,27 @@ ZERO_WIDTH += "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u206
 ZERO_WIDTH += "\u206c\u206d\u206e\u206f\u3164\ufe00\ufe0f\ufeff\uffa0"
 _ZW_TABLE = dict.fromkeys(map(ord, ZERO_WIDTH))
 # combining marks (Latin diacritics, Arabic harakat) are dropped after NFKD
-_COMBINING_RE = re.compile(r"[\u0300-\u036f\u0483-\u0489\u0610-\u061a\u064b-\u065f\u0670"
-                           r"\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_FOLD = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ı": "i",
-                       "ŀ": "l", "ħ": "h", "þ": "th", "ð": "d", "æ": "ae", "œ": "oe"})
+_COMBINING_RE = re.compile(
+    r"[\u0300-\u036f\u0483-\u0489\u0610-\u061a\u064b-\u065f\u0670"
+    r"\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+)
+_FOLD = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ø": "o",
+        "Ø": "O",
+        "ı": "i",
+        "ŀ": "l",
+        "ħ": "h",
+        "þ": "th",
+        "ð": "d",
+        "æ": "ae",
+        "œ": "oe",
+    }
+)
 
 LEET: dict[str, tuple[str, ...]] = {
     "0": ("o",),
@@ -70,20 +87,51 @@ _SEP_TABLE.update({ord(c): ' " ' for c in _QUOTE_CHARS})
 _SEP_TABLE.update({ord(c): " . " for c in _SENT_CHARS})
 _ASCII_SEP_RE = re.compile(r"[^a-z0-9 ]")
 # non-ASCII punctuation folded to ASCII for the screen (same tokens as the full path)
-_PUNCT_FOLD = str.maketrans({
-    "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‹": '"', "›": '"', "‘": "'", "’": "'",
-    "ʼ": "'", "´": "'", "…": ".", "。": ".", "–": " ", "—": " ", "―": " ", "•": " ", "·": " ",
-    "£": " ", "€": " ", "©": " ", "®": " ", "™": " ", "°": " ", "×": " ", "→": " ", "←": " ",
-    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ", "\u2002": " ", "\u2003": " ",
-})
+_PUNCT_FOLD = str.maketrans(
+    {
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "«": '"',
+        "»": '"',
+        "‹": '"',
+        "›": '"',
+        "‘": "'",
+        "’": "'",
+        "ʼ": "'",
+        "´": "'",
+        "…": ".",
+        "。": ".",
+        "–": " ",
+        "—": " ",
+        "―": " ",
+        "•": " ",
+        "·": " ",
+        "£": " ",
+        "€": " ",
+        "©": " ",
+        "®": " ",
+        "™": " ",
+        "°": " ",
+        "×": " ",
+        "→": " ",
+        "←": " ",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u2007": " ",
+        "\u2002": " ",
+        "\u2003": " ",
+    }
+)
 # 1:1 ASCII table for the screen (CPython translates these at C speed)
 _SCREEN_TABLE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 # the screen only needs word boundaries: quotes and sentence marks become spaces too
 _SCREEN_TABLE.update({ord(c): " " for c in _QUOTE_CHARS if c.isascii()})
 _SCREEN_TABLE.update({ord(c): " " for c in _SENT_CHARS if c.isascii()})
-_SCREEN_BYTES = bytes(
-    ord(_SCREEN_TABLE.get(i, chr(i)).lower()) for i in range(128)
-) + bytes(range(128, 256))
+_SCREEN_BYTES = bytes(ord(_SCREEN_TABLE.get(i, chr(i)).lower()) for i in range(128)) + bytes(
+    range(128, 256)
+)
 # spaced letters, after punctuation became " " or " . ": "k i l l", "k . i . l . l"
 _SPACED_RE = re.compile(r"(?<![^ ])[^\W\d_](?: (?:\. )?[^\W\d_](?![^ ])){2,}")
 _SPACED_QUICK_RE = re.compile(r" [^\W\d_] (?:\. )?[^\W\d_] ")
@@ -236,9 +284,7 @@ class Normaliser:
             s = _APOS_RE.sub("", s)
         if "@" in s or "#" in s:
             s = _MENTION_RE.sub(" ", s.lower())
-        if (_LEET_SYM_RE.search(s) or _LEET_DIGIT_RE.search(s)) and _LEET_ANY_RE.search(
-            s.lower()
-        ):
+        if (_LEET_SYM_RE.search(s) or _LEET_DIGIT_RE.search(s)) and _LEET_ANY_RE.search(s.lower()):
             s = _LEET_TOKEN_RE.sub(self._deleet, s.lower())
         # one C-level pass lower-cases and turns punctuation into spaces (or . and ")
         s = s.encode("ascii").translate(_SCREEN_BYTES).decode("ascii")
@@ -370,7 +416,11 @@ class Normaliser:
         if "*" in core or "#" in core:
             core_sq = squeeze(core)
             pat = "".join(
-                "[^\\W\\d_]" if c in MASKS else f"[{''.join(LEET[c])}]" if c in LEET else re.escape(c)
+                "[^\\W\\d_]"
+                if c in MASKS
+                else f"[{''.join(LEET[c])}]"
+                if c in LEET
+                else re.escape(c)
                 for c in core_sq
             )
             rx = re.compile(pat)

@@ -36,7 +36,9 @@ class MemoryStream(Stream):
     async def write(self, message: pb.AgentMessage) -> None:
         body = message.WhichOneof("body")
         if body == "hello":
-            await self.out.put(pb.CollectorMessage(policy=pb.Policy(version=7, heartbeat_seconds=30)))
+            await self.out.put(
+                pb.CollectorMessage(policy=pb.Policy(version=7, heartbeat_seconds=30))
+            )
         elif body == "heartbeat":
             self.server.heartbeats += 1
         elif body == "batch":
@@ -47,12 +49,18 @@ class MemoryStream(Stream):
                 raise TransportError("connection reset")
             if self.server.retry_first:
                 self.server.retry_first = False
-                await self.out.put(pb.CollectorMessage(ack=pb.Ack(
-                    batch_id=message.batch.batch_id, retry=True, max_batch_events=2)))
+                await self.out.put(
+                    pb.CollectorMessage(
+                        ack=pb.Ack(batch_id=message.batch.batch_id, retry=True, max_batch_events=2)
+                    )
+                )
                 return
             self.server.received.extend(e.event_id for e in message.batch.events)
-            await self.out.put(pb.CollectorMessage(ack=pb.Ack(
-                batch_id=message.batch.batch_id, stored=len(message.batch.events))))
+            await self.out.put(
+                pb.CollectorMessage(
+                    ack=pb.Ack(batch_id=message.batch.batch_id, stored=len(message.batch.events))
+                )
+            )
 
     async def read(self) -> pb.CollectorMessage | None:
         return await self.out.get()

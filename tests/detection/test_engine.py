@@ -28,8 +28,15 @@ def test_neutral_sentence_raises_nothing(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["kms", "i wanna kms", "I want to k1ll myself", "k i l l myself tonight", "killmyself rn",
-     "KILL MYSELFFFF", "im going to unalive myself"],
+    [
+        "kms",
+        "i wanna kms",
+        "I want to k1ll myself",
+        "k i l l myself tonight",
+        "killmyself rn",
+        "KILL MYSELFFFF",
+        "im going to unalive myself",
+    ],
 )
 def test_obfuscated_suicide_alerts(engine: Engine, text: str) -> None:
     assert any(r.startswith("suicide.") for r in alerts(engine, text))
@@ -49,8 +56,12 @@ def test_idiom_cancels(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("text", "category"),
-    [("go kill yourself", "bullying"), ("kys", "bullying"),
-     ("im going to stab him after school", "violence"), ("I cut myself again last night", "self_harm")],
+    [
+        ("go kill yourself", "bullying"),
+        ("kys", "bullying"),
+        ("im going to stab him after school", "violence"),
+        ("I cut myself again last night", "self_harm"),
+    ],
 )
 def test_categories(engine: Engine, text: str, category: str) -> None:
     hits = engine.scan(text)

@@ -33,13 +33,19 @@ class Agent:
     def cli(self, *args: str) -> str:
         return subprocess.run(
             [str(BIN / "lantern-agent"), "--state-dir", str(self.state_dir), *args],
-            capture_output=True, text=True, check=True, env=self.env, timeout=60,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=self.env,
+            timeout=60,
         ).stdout
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [str(BIN / "lantern-agent"), "--state-dir", str(self.state_dir), "run"],
-            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env=self.env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=self.env,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -54,7 +60,10 @@ class Agent:
 
         out = subprocess.run(
             [str(BIN / "lantern-agent"), "--state-dir", str(self.state_dir), "status", "--json"],
-            capture_output=True, text=True, env=self.env, timeout=30,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=30,
         )
         return dict(json.loads(out.stdout)) if out.stdout else {}
 
@@ -76,8 +85,15 @@ class Agent:
 def agent(collector: Collector, desktop: Desktop, tmp_path: Path) -> Iterator[Agent]:
     env = {**desktop.env, "XDG_DATA_HOME": str(tmp_path / "xdg")}
     a = Agent(tmp_path / "agent", tmp_path / "agent.log", env)
-    a.cli("enrol", "--collector", collector.grpc, "--enrol-address", collector.enrol,
-                  "--token", collector.enrolment_token())
+    a.cli(
+        "enrol",
+        "--collector",
+        collector.grpc,
+        "--enrol-address",
+        collector.enrol,
+        "--token",
+        collector.enrolment_token(),
+    )
     a.start()
     yield a
     a.stop()

@@ -324,16 +324,39 @@ def inflections(word: str) -> list[str]:
     if not word.isascii() or not word.isalpha():
         return [word]
     if word.endswith("e"):
-        forms = [word, word + "s", word + "d", word[:-1] + "ing", word[:-1] + "in", word + "r",
-                 word + "rs", word + "st"]
+        forms = [
+            word,
+            word + "s",
+            word + "d",
+            word[:-1] + "ing",
+            word[:-1] + "in",
+            word + "r",
+            word + "rs",
+            word + "st",
+        ]
     elif word.endswith("s"):
         forms = [word, word + "es"]
     elif word.endswith("y") and word[-2] not in "aeiou":
-        forms = [word, word + "s", word[:-1] + "ies", word[:-1] + "ied", word + "ing",
-                 word[:-1] + "ier", word[:-1] + "iest"]
+        forms = [
+            word,
+            word + "s",
+            word[:-1] + "ies",
+            word[:-1] + "ied",
+            word + "ing",
+            word[:-1] + "ier",
+            word[:-1] + "iest",
+        ]
     else:
-        forms = [word, word + "s", word + "ed", word + "ing", word + "in", word + "er",
-                 word + "ers", word + "est"]
+        forms = [
+            word,
+            word + "s",
+            word + "ed",
+            word + "ing",
+            word + "in",
+            word + "er",
+            word + "ers",
+            word + "est",
+        ]
         if word.endswith(("ch", "sh", "x", "z", "o")):
             forms.append(word + "es")
     out: list[str] = []

@@ -38,8 +38,18 @@ def find_hits(text: str, source: str) -> list[FakeHit]:
         at = lower.find(phrase)
         while at >= 0:
             end = at + len(phrase)
-            hits.append(FakeHit(category, severity, f"{category}.{phrase.replace(' ', '_')}",
-                                text[at:end], text[max(0, at - 20):end + 20], at, end, source))
+            hits.append(
+                FakeHit(
+                    category,
+                    severity,
+                    f"{category}.{phrase.replace(' ', '_')}",
+                    text[at:end],
+                    text[max(0, at - 20) : end + 20],
+                    at,
+                    end,
+                    source,
+                )
+            )
             at = lower.find(phrase, end)
     return hits
 

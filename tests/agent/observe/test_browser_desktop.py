@@ -18,8 +18,13 @@ pytestmark = [pytest.mark.desktop, pytest.mark.browser]
 
 # FINDINGS.md: flags that work as root here; one browser per test run (~1 GB RSS).
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--new-window",
 ]
 
@@ -38,14 +43,19 @@ def test_chromium_page_titles(desktop_apps: Desktop) -> None:
     url = "data:text/html," + urllib.parse.quote(PAGE)
     browser = subprocess.Popen(
         [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url],
-        env=desktop_apps.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=desktop_apps.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         ev = sink.wait_for(lambda e: e.window_focus.page_title == "Homework help", 30.0)
         assert ev is not None, [e.window_focus.title for e in sink.of_kind("window_focus")]
         wf = ev.window_focus
         assert (wf.browser, wf.title, wf.process) == (
-            "Chromium", "Homework help - Chromium", "chromium")
+            "Chromium",
+            "Homework help - Chromium",
+            "chromium",
+        )
         assert wf.pid > 0 and not wf.private_window
         # A title changed by the page's script is a new focus event.
         ev = sink.wait_for(lambda e: e.window_focus.page_title == "Revision notes", 5.0)

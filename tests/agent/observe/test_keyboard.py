@@ -28,8 +28,20 @@ def run(dec: KeyDecoder, *keys: KeyStroke) -> str:
 
 def test_characters_space_and_editing_keys() -> None:
     dec = KeyDecoder()
-    text = run(dec, ch("h"), ch("i"), named("space"), ch("x"), named("backspace"), ch("y"),
-               named("left"), named("left"), named("delete"), named("end"), named("enter"))
+    text = run(
+        dec,
+        ch("h"),
+        ch("i"),
+        named("space"),
+        ch("x"),
+        named("backspace"),
+        ch("y"),
+        named("left"),
+        named("left"),
+        named("delete"),
+        named("end"),
+        named("enter"),
+    )
     assert text == "hiy\n"
 
 

@@ -14,8 +14,9 @@ from tests.agent.observe.fakes import FakeEngine, ListSink, ScriptedBackend
 
 XTERM = WindowInfo(handle=1, title="Essay draft", pid=10, process="xterm", app_class="XTerm")
 OTHER = WindowInfo(handle=2, title="Notes", pid=11, process="gedit", app_class="Gedit")
-VAULT = WindowInfo(handle=3, title="Passwords.kdbx", pid=12, process="keepassxc",
-                   app_class="KeePassXC")
+VAULT = WindowInfo(
+    handle=3, title="Passwords.kdbx", pid=12, process="keepassxc", app_class="KeePassXC"
+)
 
 
 @pytest.fixture
@@ -60,7 +61,12 @@ def test_focus_event_then_typed_match(rig: tuple[Observer, ListSink, ScriptedBac
     type_text(obs, "l myself")
     [m] = matches(sink)
     assert (m.category, m.severity, m.source, m.title, m.app) == (
-        "suicide", 5, pb.SOURCE_TYPED, "Essay draft", "XTerm")
+        "suicide",
+        5,
+        pb.SOURCE_TYPED,
+        "Essay draft",
+        "XTerm",
+    )
     assert m.matched == "kill myself" and m.lexicon_version == "fake-1"
     assert "kill myself" in m.snippet and len(m.snippet) <= 80
     # No event carries the buffer: only the bounded snippet of the match.
@@ -111,8 +117,13 @@ def test_policy_capture_typed_off(rig: tuple[Observer, ListSink, ScriptedBackend
 def test_titles_are_scanned_once(rig: tuple[Observer, ListSink, ScriptedBackend]) -> None:
     obs, sink, backend = rig
     obs.set_policy(ObservePolicy(scan_titles=True))
-    page = WindowInfo(handle=5, title="why I hate you - Chromium", pid=20, process="chromium",
-                      app_class="Chromium")
+    page = WindowInfo(
+        handle=5,
+        title="why I hate you - Chromium",
+        pid=20,
+        process="chromium",
+        app_class="Chromium",
+    )
     backend.windows.focus(page)
     backend.windows.focus(OTHER)
     backend.windows.focus(page)
@@ -133,7 +144,9 @@ def test_capture_titles_off_blanks_titles(rig: tuple[Observer, ListSink, Scripte
     assert obs.capabilities().browser.startswith("unavailable")
 
 
-def test_capabilities_report_blind_keyboard(rig: tuple[Observer, ListSink, ScriptedBackend]) -> None:
+def test_capabilities_report_blind_keyboard(
+    rig: tuple[Observer, ListSink, ScriptedBackend],
+) -> None:
     obs, _, _ = rig
     caps = obs.capabilities()
     assert caps.windows == "ok" and caps.browser == "ok"
@@ -190,8 +203,15 @@ def test_pause_or_focus_change_completes_a_trailing_phrase() -> None:
 
 def test_title_matches_are_off_by_default(rig: tuple[Observer, ListSink, ScriptedBackend]) -> None:
     _, sink, backend = rig
-    backend.windows.focus(WindowInfo(handle=5, title="why I hate you - Chromium", pid=20,
-                                     process="chromium", app_class="Chromium"))
+    backend.windows.focus(
+        WindowInfo(
+            handle=5,
+            title="why I hate you - Chromium",
+            pid=20,
+            process="chromium",
+            app_class="Chromium",
+        )
+    )
     assert sink.wait_for(lambda e: e.HasField("window_focus")) is not None
     assert matches(sink, 0.2) == []
 
@@ -213,8 +233,9 @@ def test_title_changes_in_excluded_apps_are_not_focus_events(
 ) -> None:
     _, sink, backend = rig
     backend.windows.focus(VAULT)
-    backend.windows.focus(WindowInfo(handle=3, title="Other.kdbx", pid=12, process="keepassxc",
-                                     app_class="KeePassXC"))
+    backend.windows.focus(
+        WindowInfo(handle=3, title="Other.kdbx", pid=12, process="keepassxc", app_class="KeePassXC")
+    )
     backend.windows.focus(XTERM)
     assert sink.wait_for(lambda e: e.window_focus.title == "Essay draft") is not None
     assert [e.window_focus.app for e in sink.of_kind("window_focus")] == ["KeePassXC", "XTerm"]

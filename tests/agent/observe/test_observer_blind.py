@@ -84,8 +84,9 @@ def test_window_manager_started_after_the_agent() -> None:
         obs = Observer(FakeEngine(), sink, ObservePolicy(), display=desk.display)
         obs.start()
         try:
-            wm = subprocess.Popen(["openbox"], env=desk.env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+            wm = subprocess.Popen(
+                ["openbox"], env=desk.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             deadline = time.monotonic() + 5
             while "window id" not in desk.run("xprop", "-root", "_NET_SUPPORTING_WM_CHECK"):
                 assert time.monotonic() < deadline, "openbox did not start"

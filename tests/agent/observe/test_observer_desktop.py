@@ -47,8 +47,9 @@ def observed(desktop_apps: Desktop) -> Iterator[tuple[Observer, ListSink, Deskto
 
 
 def focus_event(sink: ListSink, title: str, timeout: float = 3.0) -> pb.WindowFocus:
-    ev = sink.wait_for(lambda e: e.HasField("window_focus") and e.window_focus.title == title,
-                       timeout)
+    ev = sink.wait_for(
+        lambda e: e.HasField("window_focus") and e.window_focus.title == title, timeout
+    )
     assert ev is not None, f"no WindowFocus for {title!r}: {sink.of_kind('window_focus')}"
     return ev.window_focus
 
@@ -92,8 +93,10 @@ def test_window_focus_and_typed_match(observed: tuple[Observer, ListSink, Deskto
     assert 0 < len(m.snippet) <= 80
     assert NEUTRAL not in m.snippet  # context is bounded, never the buffer
     assert obs.stats.key_to_emit_s, "latency not recorded"
-    print(f"\ntyped {len(NEUTRAL) + len(RISK_PHRASE) + 3} chars in {typed_s:.2f}s; "
-          f"key->emit {statistics.median(obs.stats.key_to_emit_s) * 1000:.2f} ms")
+    print(
+        f"\ntyped {len(NEUTRAL) + len(RISK_PHRASE) + 3} chars in {typed_s:.2f}s; "
+        f"key->emit {statistics.median(obs.stats.key_to_emit_s) * 1000:.2f} ms"
+    )
 
     # A phrase left at the end of the buffer (no boundary typed) is completed by the pause.
     desk.activate(tk.window)
@@ -128,7 +131,9 @@ def test_excluded_app_typing_is_not_captured(desktop_apps: Desktop) -> None:
     obs.start()
     try:
         desktop_apps.xterm("Vault")
-        ev = sink.wait_for(lambda e: e.HasField("window_focus") and e.window_focus.process == "xterm")
+        ev = sink.wait_for(
+            lambda e: e.HasField("window_focus") and e.window_focus.process == "xterm"
+        )
         assert ev is not None and ev.window_focus.title == ""
         wait_keyboard_ready(obs, desktop_apps)
         desktop_apps.type(RISK_PHRASE, delay_ms=5)

@@ -10,13 +10,23 @@ def info(title: str, process: str = "xterm", cls: str = "XTerm", handle: int = 1
 
 def test_describe_plain_window() -> None:
     s = describe(info("Essay draft"), EXCLUDED)
-    assert (s.app, s.process, s.pid, s.browser, s.captures_typing) == ("XTerm", "xterm", 42, "", True)
+    assert (s.app, s.process, s.pid, s.browser, s.captures_typing) == (
+        "XTerm",
+        "xterm",
+        42,
+        "",
+        True,
+    )
 
 
 def test_describe_browser() -> None:
     s = describe(info("Homework - Chromium", "chromium", "Chromium"), EXCLUDED)
     assert (s.app, s.browser, s.page_title, s.placeholder) == (
-        "Chromium", "Chromium", "Homework", False)
+        "Chromium",
+        "Chromium",
+        "Homework",
+        False,
+    )
 
 
 def test_excluded_apps_match_process_or_class_case_insensitively() -> None:

@@ -72,8 +72,9 @@ def strokes(rec: X11KeyRecorder, data: bytes) -> tuple[list[tuple[Any, bool]], b
         (200, 0, KeyStroke()),  # no symbols
     ],
 )
-def test_translation(recorder: X11KeyRecorder, keycode: int, state: int,
-                     expected: KeyStroke) -> None:
+def test_translation(
+    recorder: X11KeyRecorder, keycode: int, state: int, expected: KeyStroke
+) -> None:
     assert recorder._stroke(keycode, state) == expected
 
 

@@ -32,11 +32,23 @@ def enrolled(store: Store, instance: str = "inst-1") -> str:
     return store.enrol_device(f"tok-{instance}", reg, "secret-hash", NOW).id
 
 
-def row(device_id: str, kind: str = "risk_match", event_id: str | None = None, seq: int = 1,
-        **detail: object) -> EventRow:
+def row(
+    device_id: str,
+    kind: str = "risk_match",
+    event_id: str | None = None,
+    seq: int = 1,
+    **detail: object,
+) -> EventRow:
     return EventRow(
-        event_id=event_id or uuid7_str(), device_id=device_id, seq=seq, kind=kind,
-        observed_at=NOW, received_at=NOW, os_user="s204817", app="xterm", title="Essay",
+        event_id=event_id or uuid7_str(),
+        device_id=device_id,
+        seq=seq,
+        kind=kind,
+        observed_at=NOW,
+        received_at=NOW,
+        os_user="s204817",
+        app="xterm",
+        title="Essay",
         detail=dict(detail),
     )
 
@@ -44,10 +56,19 @@ def row(device_id: str, kind: str = "risk_match", event_id: str | None = None, s
 def alert_every_match(rows: Sequence[EventRow]) -> list[AlertCandidate]:
     return [
         AlertCandidate(
-            dedup_key=f"{r.device_id}|{r.os_user}|{r.detail['rule']}", severity=4,
-            category="suicide", rule=str(r.detail["rule"]), source="typed", device_id=r.device_id,
-            os_user=r.os_user, app=r.app, title=r.title, matched="m", snippet="s",
-            event_id=r.event_id, observed_at=r.observed_at,
+            dedup_key=f"{r.device_id}|{r.os_user}|{r.detail['rule']}",
+            severity=4,
+            category="suicide",
+            rule=str(r.detail["rule"]),
+            source="typed",
+            device_id=r.device_id,
+            os_user=r.os_user,
+            app=r.app,
+            title=r.title,
+            matched="m",
+            snippet="s",
+            event_id=r.event_id,
+            observed_at=r.observed_at,
         )
         for r in rows
         if r.kind == "risk_match"
@@ -97,8 +118,11 @@ def test_a_re_sent_event_id_is_stored_once(store: Store) -> None:
     device = enrolled(store)
     same = uuid7_str()
     first = store.ingest(device, [row(device, event_id=same, rule="r")], alert_every_match)
-    again = store.ingest(device, [row(device, event_id=same, rule="r"),
-                                  row(device, event_id=same, rule="r")], alert_every_match)
+    again = store.ingest(
+        device,
+        [row(device, event_id=same, rule="r"), row(device, event_id=same, rule="r")],
+        alert_every_match,
+    )
     assert (first.stored, first.duplicates, first.alerts_raised) == (1, 0, 1)
     assert (again.stored, again.duplicates, again.alerts_raised) == (0, 2, 0)
     assert store.count_events(device) == 1
@@ -107,8 +131,9 @@ def test_a_re_sent_event_id_is_stored_once(store: Store) -> None:
 
 def test_repeats_fold_into_one_open_alert(store: Store) -> None:
     device = enrolled(store)
-    store.ingest(device, [row(device, rule="suicide.kms", seq=i) for i in range(1, 4)],
-                 alert_every_match)
+    store.ingest(
+        device, [row(device, rule="suicide.kms", seq=i) for i in range(1, 4)], alert_every_match
+    )
     store.ingest(device, [row(device, rule="other", seq=9)], alert_every_match)
     alerts = {a.rule: a for a in store.list_alerts()}
     assert alerts["suicide.kms"].count == 3
