@@ -15,7 +15,15 @@ from lantern.detection.cache import cache_key, read_cache, write_cache
 from lantern.detection.context import ContextRules
 from lantern.detection.fuzzy import FuzzyIndex
 from lantern.detection.hit import Hit, bounded_matched, bounded_snippet
-from lantern.detection.lexicon import MAX_GAP, Entry, Lexicon, load_lexicon, vocabulary
+from lantern.detection.lexicon import (
+    MAX_GAP,
+    Entry,
+    Lexicon,
+    LocalKeyword,
+    apply_local,
+    load_lexicon,
+    vocabulary,
+)
 from lantern.detection.match import Atom, AtomMatch, Matcher, _token_index, token_starts
 from lantern.detection.normalise import Normaliser
 
@@ -64,6 +72,7 @@ class Engine:
         categories: Iterable[str] | None = None,
         languages: Iterable[str] | None = None,
         cache: bool = True,
+        local: Iterable[LocalKeyword] = (),
     ) -> Engine:
         """Load a lexicon directory (default: the packaged lexicon) and compile it.
 
@@ -71,10 +80,15 @@ class Engine:
         so after the first run a load is one file read; ``cache=False`` always compiles.
         """
         t = time.perf_counter()
-        key = cache_key(lexicon_dir, categories, languages) if cache else ""
+        local = tuple(local)
+        # The college's own keywords change rarely; their engine is compiled, not cached.
+        key = cache_key(lexicon_dir, categories, languages) if cache and not local else ""
         engine = read_cache(key) if key else None
         if not isinstance(engine, Engine):
-            engine = cls(load_lexicon(lexicon_dir, categories=categories, languages=languages))
+            lex = load_lexicon(lexicon_dir, categories=categories, languages=languages)
+            if local:
+                apply_local(lex, local)
+            engine = cls(lex)
             if key:
                 write_cache(key, engine)
         engine.load_seconds = time.perf_counter() - t

@@ -156,6 +156,57 @@ class Lexicon:
     version: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LocalKeyword:
+    """A college's own change to the lexicon, made in the console's policy editor with a reason
+    (the DfE expects schools to adjust their lists). `add` makes a new rule `<category>.local_<id>`;
+    `remove` drops the packaged rule that has the phrase (or the rule with that id)."""
+
+    id: int
+    action: str  # add | remove
+    phrase: str
+    category: str
+    severity: int
+
+
+def apply_local(lex: Lexicon, local: Iterable[LocalKeyword]) -> None:
+    """Apply the college's keyword changes to a loaded lexicon (in place; changes its version)."""
+    digest = hashlib.sha256(lex.version.encode())
+    for k in local:
+        digest.update(f"{k.id}|{k.action}|{k.phrase}|{k.category}|{k.severity}".encode())
+        phrase = k.phrase.strip().lower()
+        if k.action == "remove":
+            # The whole rule goes: its variants exist to catch the same phrase written otherwise.
+            lex.entries[:] = [
+                e
+                for e in lex.entries
+                if e.id != phrase and phrase not in (p.lower() for p in e.phrases)
+            ]
+            continue
+        if k.category not in CATEGORIES:
+            raise LexiconError(f"local keyword {k.id}: unknown category {k.category!r}")
+        _load_category(
+            {
+                "category": k.category,
+                "entries": [
+                    {
+                        "id": f"{k.category}.local_{k.id}",
+                        "phrases": [phrase],
+                        "severity": k.severity,
+                        "added_by": "college policy editor",
+                        "reason": "added by the college with a recorded reason",
+                        "review_date": "annual review",
+                    }
+                ],
+            },
+            lex,
+            "policy editor",
+            None,
+            None,
+        )
+    lex.version = digest.hexdigest()[:16]
+
+
 def default_dir() -> Path:
     """The lexicon shipped in the package."""
     return Path(str(resources.files("lantern.detection.lexicon")))
