@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from agent.status import write_status
 from agent.transport import GrpcTransport
 from lantern import __version__
 from lantern.detection import Engine
+from lantern.detection.lexicon import LocalKeyword
 from lantern.v1 import lantern_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,15 @@ class SpoolSink:
 
     def emit(self, event: pb.Event) -> None:
         self.spool.append(event)
+
+
+def local_keywords(policy: pb.Policy) -> list[LocalKeyword]:
+    return [
+        LocalKeyword(
+            id=k.id, action=k.action, phrase=k.phrase, category=k.category, severity=k.severity
+        )
+        for k in policy.keywords
+    ]
 
 
 def load_policy(state_dir: Path) -> pb.Policy | None:
@@ -87,6 +98,10 @@ class AgentRunner:
         self.identity = identity
         self.policy = load_policy(state_dir)
         self.engine = Engine.load()
+        self._packaged_version = self.engine.version
+        if self.policy is not None and self.policy.keywords:
+            # Offline start: the cached policy's keywords apply before the collector is reached.
+            self.engine = Engine.load(local=local_keywords(self.policy))
         self.spool = Spool(state_dir, os_user())
         self.observer = Observer(self.engine, SpoolSink(self.spool), observe_policy(self.policy))
         self.sender = Sender(
@@ -113,12 +128,26 @@ class AgentRunner:
         self.observer = Observer(self.engine, SpoolSink(self.spool), observe_policy(self.policy))
         self.observer.start()
 
+    def _load_engine(self, keywords: list[LocalKeyword]) -> None:
+        engine = Engine.load(local=keywords)
+        self.engine = engine
+        self.observer.set_engine(engine)
+        log.info("lexicon %s applied (%d local keyword changes)", engine.version, len(keywords))
+
     def _policy_received(self, policy: pb.Policy) -> None:
         if self.policy is not None and policy.version == self.policy.version:
             return
+        keywords_changed = self.policy is None or list(self.policy.keywords) != list(
+            policy.keywords
+        )
         self.policy = policy
         (self.state_dir / POLICY_FILE).write_bytes(policy.SerializeToString())
         self.observer.set_policy(observe_policy(policy))
+        if keywords_changed and (policy.keywords or self.engine.version != self._packaged_version):
+            # Compiling takes about a second: off the event loop, then swapped in live.
+            threading.Thread(
+                target=self._load_engine, args=(local_keywords(policy),), daemon=True
+            ).start()
         log.info("policy version %d applied", policy.version)
 
     def _agent_state(self) -> pb.Event:

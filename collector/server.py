@@ -14,7 +14,7 @@ from collector.directory.watch import DropFolder
 from collector.ingest.service import IngestService
 from collector.security.ca import CertificateAuthority
 from collector.settings import Settings
-from collector.store import open_store
+from collector.store import Store, open_store
 from collector.triggers.engine import TriggerEngine
 from collector.triggers.rules import load_rules
 from collector.triggers.subjects import CachedResolver
@@ -59,6 +59,30 @@ async def retention_job(directory: DirectoryStore) -> None:
         await asyncio.sleep(RETENTION_INTERVAL_S)
 
 
+KEYWORDS_CHECK_S = 30.0
+
+
+async def keywords_job(store: Store, triggers: TriggerEngine) -> None:
+    """Title detection follows the console's keyword edits (agents get them with their policy)."""
+    from collector.web.policy import local_keywords
+    from lantern.detection.lexicon import LocalKeyword
+
+    applied: list[LocalKeyword] = []
+    while True:
+        try:
+            current = [
+                LocalKeyword(k.id, k.action, k.phrase, k.category, k.severity)
+                for k in await asyncio.to_thread(local_keywords, store)
+            ]
+            if current != applied:
+                triggers.detection = await asyncio.to_thread(Engine.load, local=current)
+                applied = current
+                log.info("title detection now uses %d local keyword changes", len(current))
+        except Exception:  # a bad edit must not stop the collector; the last good lexicon stays
+            log.exception("applying local keywords failed")
+        await asyncio.sleep(KEYWORDS_CHECK_S)
+
+
 async def serve(settings: Settings) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.database_url)
@@ -79,6 +103,7 @@ async def serve(settings: Settings) -> None:
         else None
     )
     retention_task = asyncio.create_task(retention_job(directory))
+    keywords_task = asyncio.create_task(keywords_job(store, triggers))
     drop_folder = (
         DropFolder(directory, settings.people_drop_dir) if settings.people_drop_dir else None
     )
@@ -140,6 +165,7 @@ async def serve(settings: Settings) -> None:
         await web.serve()  # returns on SIGINT/SIGTERM (uvicorn handles the signals)
     finally:
         retention_task.cancel()
+        keywords_task.cancel()
         if jobs_task is not None:
             jobs_task.cancel()
         await asyncio.gather(

@@ -1,6 +1,7 @@
 """The gRPC Ingest service: enrolment and the agents' Connect streams."""
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
 from collector.settings import Settings
 from collector.store import DeviceRecord, Store, TokenRejected
 from collector.store.interface import DeviceRegistration, TriggerFn
-from collector.web.policy import apply_to_base
+from collector.web.policy import apply_to_base, local_keywords
 from lantern.pki import split_token
 from lantern.v1 import lantern_pb2 as pb
 from lantern.v1 import lantern_pb2_grpc as pb_grpc
@@ -210,7 +211,13 @@ class IngestService(pb_grpc.IngestServicer):
         """The device's effective policy: collector defaults refined by its groups' policies."""
         # The console's policy editor (notice text, excluded apps) refines the defaults first.
         base = apply_to_base(default_policy(self.settings), self.store_engine)
-        return self.directory.policy_for_device(device_id, base).to_proto()
+        policy = self.directory.policy_for_device(device_id, base).to_proto()
+        policy.keywords.extend(local_keywords(self.store))
+        # The version must change whenever anything the agent acts on does (keywords included).
+        policy.version = 0
+        digest = hashlib.sha256(policy.SerializeToString(deterministic=True)).digest()
+        policy.version = int.from_bytes(digest[:7], "big")
+        return policy
 
     async def _policy_cached(self, device_id: str) -> pb.Policy:
         cached = self._policies.get(device_id)

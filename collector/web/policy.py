@@ -296,3 +296,16 @@ def overrides(engine: Engine) -> PolicyOverrides:
         excluded_apps=apps,
         notice_text=notice,
     )
+
+
+def local_keywords(store: Store) -> list["pb.LocalKeyword"]:
+    """The editor's active keyword changes, as pushed to agents and used for titles."""
+    from lantern.v1 import lantern_pb2 as pb
+
+    return [
+        pb.LocalKeyword(
+            id=k.id, action=k.action, phrase=k.phrase, category=k.category, severity=k.severity
+        )
+        for k in keywords(store)
+        if k.active
+    ]

@@ -272,7 +272,7 @@ class Ack(_message.Message):
     def __init__(self, batch_id: _Optional[int] = ..., stored: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[int] = ..., reason: _Optional[str] = ..., retry: _Optional[bool] = ..., max_batch_events: _Optional[int] = ...) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("version", "notice_text", "excluded_apps", "categories", "capture_typed", "capture_titles", "heartbeat_seconds")
+    __slots__ = ("version", "notice_text", "excluded_apps", "categories", "capture_typed", "capture_titles", "heartbeat_seconds", "keywords")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     NOTICE_TEXT_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_APPS_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +280,7 @@ class Policy(_message.Message):
     CAPTURE_TYPED_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_TITLES_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     version: int
     notice_text: str
     excluded_apps: _containers.RepeatedScalarFieldContainer[str]
@@ -287,7 +288,22 @@ class Policy(_message.Message):
     capture_typed: bool
     capture_titles: bool
     heartbeat_seconds: int
-    def __init__(self, version: _Optional[int] = ..., notice_text: _Optional[str] = ..., excluded_apps: _Optional[_Iterable[str]] = ..., categories: _Optional[_Iterable[str]] = ..., capture_typed: _Optional[bool] = ..., capture_titles: _Optional[bool] = ..., heartbeat_seconds: _Optional[int] = ...) -> None: ...
+    keywords: _containers.RepeatedCompositeFieldContainer[LocalKeyword]
+    def __init__(self, version: _Optional[int] = ..., notice_text: _Optional[str] = ..., excluded_apps: _Optional[_Iterable[str]] = ..., categories: _Optional[_Iterable[str]] = ..., capture_typed: _Optional[bool] = ..., capture_titles: _Optional[bool] = ..., heartbeat_seconds: _Optional[int] = ..., keywords: _Optional[_Iterable[_Union[LocalKeyword, _Mapping]]] = ...) -> None: ...
+
+class LocalKeyword(_message.Message):
+    __slots__ = ("id", "action", "phrase", "category", "severity")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    PHRASE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    action: str
+    phrase: str
+    category: str
+    severity: int
+    def __init__(self, id: _Optional[int] = ..., action: _Optional[str] = ..., phrase: _Optional[str] = ..., category: _Optional[str] = ..., severity: _Optional[int] = ...) -> None: ...
 
 class Throttle(_message.Message):
     __slots__ = ("max_events_per_second", "retry_after_ms")

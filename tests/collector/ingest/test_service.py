@@ -237,3 +237,29 @@ async def test_a_group_policy_reaches_a_connected_agent_without_restart(harness:
     assert reply.WhichOneof("body") == "policy"
     assert reply.policy.notice_text == notice and not reply.policy.capture_typed
     await ch.close()
+
+
+async def test_the_colleges_keywords_reach_agents_in_their_policy(harness: Harness) -> None:
+    from collector.web.policy import add_keyword
+
+    resp = await harness.enrol(enrolment_token(harness.store))
+    ch, call = await _open_stream(harness, resp, "s1")
+    add_keyword(
+        harness.store,
+        "dsl@college",
+        "add",
+        "vape shop near college",
+        "drugs",
+        3,
+        "county-lines recruiting reported near the north site",
+    )
+    await call.write(pb.AgentMessage(heartbeat=pb.Heartbeat()))
+    reply = await asyncio.wait_for(call.read(), 10)
+    assert reply.WhichOneof("body") == "policy"
+    (keyword,) = reply.policy.keywords
+    assert (keyword.action, keyword.phrase, keyword.category) == (
+        "add",
+        "vape shop near college",
+        "drugs",
+    )
+    await ch.close()
