@@ -54,9 +54,11 @@ STUDENT = "COLLEGE\\zoe.pupil"
 SCREENSHOTS = ROOT / "var" / "e2e" / "console"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+# open, which would break every later asyncio test in the session.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the whole run (it is the slow part to start)."""
+    """One Chromium for the console tests (it is the slow part to start)."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     with sync_playwright() as p:
