@@ -178,6 +178,9 @@ def test_a_typed_canary_reaches_no_file(
     desktop.xterm("Chat")  # focus change clears the buffer: the next match cannot carry the canary
     desktop.type(RISK_PHRASE, delay_ms=5)
     assert wait_for_alerts(collector, token, 1, timeout=5.0)
+    # Nothing the collector serves carries it either: alerts (evidence), devices, the weekly report.
+    for path in ("/api/v1/alerts", "/api/v1/devices", "/api/v1/alerts/outcomes"):
+        assert CANARY not in str(collector.get(path, token)), path
     agent.stop()
     collector.stop()
     needle = CANARY.encode()
