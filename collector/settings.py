@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = 30
     # Input limits: a batch over these is refused with a clear reason, never half-stored.
     max_batch_events: int = 1000
+    # Enrolments accepted per source address per minute (token guessing is refused beyond this).
+    enrolments_per_minute: int = 120
     max_message_bytes: int = 4 * 1024 * 1024
     # Who students and parents should ask about monitoring (shown on the public /transparency page).
     dsl_contact: str = ""

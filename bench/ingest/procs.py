@@ -49,7 +49,9 @@ class CollectorProcess:
         self.enrol = enrol or f"127.0.0.1:{free_port()}"
         self.http = http or f"127.0.0.1:{free_port()}"
         self.log_path = log_path or var_dir.parent / f"{var_dir.name}.log"
-        self.env = {**os.environ, **(env or {})}
+        # A simulated fleet enrols thousands of devices from one address: lift the per-address
+        # enrolment limit meant for real networks.
+        self.env = {**os.environ, "LANTERN_ENROLMENTS_PER_MINUTE": "1000000", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

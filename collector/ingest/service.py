@@ -66,6 +66,7 @@ class IngestService(pb_grpc.IngestServicer):
         # device id → (policy, when computed): resolving group policies is ~9 queries, and at
         # 10,000 streams doing it per heartbeat was half the collector's CPU.
         self._policies: dict[str, tuple[pb.Policy, float]] = {}
+        self._enrol_limit = EnrolmentLimit(settings.enrolments_per_minute)
         self.triggers = triggers
         self.settings = settings
         # device id → session ids of its open streams (this process only).
@@ -74,6 +75,11 @@ class IngestService(pb_grpc.IngestServicer):
     async def Enrol(
         self, request: pb.EnrolRequest, context: grpc.aio.ServicerContext
     ) -> pb.EnrolResponse:
+        if not self._enrol_limit.allow(_peer_host(context.peer()), time.monotonic()):
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "too many enrolments from this address; try again in a minute",
+            )
         if not request.token or not request.instance_id:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "token and instance_id are required"
@@ -262,6 +268,32 @@ class IngestService(pb_grpc.IngestServicer):
             rejected=len(converted.rejected),
             reason=reason,
         )
+
+
+class EnrolmentLimit:
+    """Enrolments per source address per minute: generous enough for a lab imaging a trolley of
+    laptops behind one NAT address, far too few for guessing tokens."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, list[float]] = {}
+
+    def allow(self, host: str, now: float) -> bool:
+        recent = [t for t in self._seen.get(host, []) if now - t < 60.0]
+        if len(recent) >= self.per_minute:
+            self._seen[host] = recent
+            return False
+        recent.append(now)
+        self._seen[host] = recent
+        if len(self._seen) > 10_000:  # forget quiet addresses
+            self._seen = {h: ts for h, ts in self._seen.items() if ts and now - ts[-1] < 60.0}
+        return True
+
+
+def _peer_host(peer: str) -> str:
+    """'ipv4:10.0.0.5:51234' → '10.0.0.5'; 'ipv6:[::1]:5' → '[::1]'."""
+    address = peer.split(":", 1)[1] if ":" in peer else peer
+    return address.rsplit(":", 1)[0]
 
 
 def _peer_common_name(context: grpc.aio.ServicerContext) -> str | None:

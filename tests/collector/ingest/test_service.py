@@ -56,7 +56,11 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     store.add_enrolment_token("t-hash-placeholder", None, None, None)
     server = grpc.aio.server(options=SERVER_OPTIONS)
     pb_grpc.add_IngestServicer_to_server(
-        IngestService(store, no_triggers, Settings(max_batch_events=50, policy_cache_seconds=0)),
+        IngestService(
+            store,
+            no_triggers,
+            Settings(max_batch_events=50, policy_cache_seconds=0, enrolments_per_minute=8),
+        ),
         server,
     )
     port = server.add_insecure_port("127.0.0.1:0")
@@ -263,3 +267,26 @@ async def test_the_colleges_keywords_reach_agents_in_their_policy(harness: Harne
         "drugs",
     )
     await ch.close()
+
+
+def test_enrolment_is_rate_limited_per_address() -> None:
+    from collector.ingest.service import EnrolmentLimit, _peer_host
+
+    limit = EnrolmentLimit(per_minute=3)
+    assert [limit.allow("10.0.0.5", t) for t in (0.0, 1.0, 2.0, 3.0)] == [True, True, True, False]
+    assert limit.allow("10.0.0.6", 3.0)  # another address is not held back
+    assert limit.allow("10.0.0.5", 61.5)  # the window slides
+    assert _peer_host("ipv4:10.0.0.5:51234") == "10.0.0.5"
+    assert _peer_host("ipv6:[::1]:5123") == "[::1]"
+
+
+async def test_too_many_enrolments_from_one_address_are_refused(harness: Harness) -> None:
+    from collector.security.credentials import ENROLMENT_PREFIX, new_token, token_hash
+
+    token = new_token(ENROLMENT_PREFIX)
+    harness.store.add_enrolment_token(token_hash(token), None, None, None)  # unlimited uses
+    for i in range(8):
+        await harness.enrol(token, instance=f"i{i}")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await harness.enrol(token, instance="one-too-many")
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
