@@ -12,9 +12,10 @@ Defaults (days) and why — see docs/privacy.md for the full data inventory:
 | web_sessions | 30 | sign-in sessions and attempts: security investigations |
 | left_people | 2555 | a leaver's directory record lives as long as the alerts that name them |
 | reports | 2555 | weekly and annual reports, for year-on-year review by governors |
+| audit | 2555 | who saw and did what: as long as the records it is about |
 
-Open alerts are never purged, whatever their age. The audit log is kept 7 years as well (its
-hash chain is re-anchored by the audit module when old rows go).
+Open alerts are never purged, whatever their age. When old audit rows go, the hash chain is
+re-anchored on the last one deleted (`collector.alerts.audit.prune`), so what remains still verifies.
 """
 
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, delete, or_, select
 from sqlalchemy.engine import Connection
 
+from collector.alerts import audit
 from collector.alerts import models as am
 from collector.store import models as m
 from collector.web import models as wm
@@ -37,6 +39,7 @@ RETENTION_DAYS: dict[str, int] = {
     "web_sessions": 30,
     "left_people": 2555,
     "reports": 2555,
+    "audit": 2555,
 }
 
 WINDOW_KINDS = ("window_focus", "agent_state", "gap", "limit_tripped")
@@ -142,6 +145,7 @@ PURGERS: dict[str, Purger] = {
     "deliveries": _deliveries,
     "web_sessions": _web_sessions,
     "reports": _reports,
+    "audit": lambda conn, cutoff: audit.prune(conn, cutoff),
 }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from collector.alerts.models import audit_chain, audit_log
 
 CHAIN = "main"
+ANCHOR = "anchor"  # the last row retention pruned: where the retained chain starts
 GENESIS = "0" * 64
 
 
@@ -153,10 +154,19 @@ def history(conn: Connection, object_type: str, object_id: str | int) -> list[Au
     return [_entry(r) for r in rows]
 
 
+def _anchor(conn: Connection) -> tuple[int, str]:
+    """Where the retained chain starts: (seq of the last pruned row, its hash), or genesis."""
+    row = conn.execute(
+        select(audit_chain.c.last_seq, audit_chain.c.last_hash).where(audit_chain.c.name == ANCHOR)
+    ).first()
+    return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
+
+
 def verify(conn: Connection) -> ChainCheck:
-    """Recompute the whole chain; report the first row that does not fit."""
-    prev = GENESIS
-    expected_seq = 1
+    """Recompute the chain from its anchor (genesis, or the last row retention pruned); report the
+    first row that does not fit."""
+    anchor_seq, prev = _anchor(conn)
+    expected_seq = anchor_seq + 1
     count = 0
     for r in conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings():
         e = _entry(r)
@@ -171,6 +181,43 @@ def verify(conn: Connection) -> ChainCheck:
     head = conn.execute(
         select(audit_chain.c.last_seq, audit_chain.c.last_hash).where(audit_chain.c.name == CHAIN)
     ).first()
-    if head is not None and (int(head[0]) != count or head[1] != prev):
-        return ChainCheck(False, count, count + 1, "rows after the last one are missing")
+    if head is not None and (int(head[0]) != expected_seq - 1 or head[1] != prev):
+        return ChainCheck(False, count, expected_seq, "rows after the last one are missing")
     return ChainCheck(True, count)
+
+
+def prune(conn: Connection, before: datetime) -> int:
+    """Retention: delete the oldest rows written before `before` and re-anchor the chain on the
+    last one deleted, so `verify` still proves everything that remains. The database refuses
+    DELETE on the audit log; the refusal is lifted only inside this transaction."""
+    last = conn.execute(
+        select(audit_log.c.seq, audit_log.c.hash)
+        .where(audit_log.c.at < before)
+        .order_by(audit_log.c.seq.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return 0
+    seq, digest = int(last[0]), str(last[1])
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+    else:
+        conn.exec_driver_sql("DROP TRIGGER audit_log_no_delete")
+    deleted = conn.execute(audit_log.delete().where(audit_log.c.seq <= seq)).rowcount or 0
+    if postgres:
+        conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+    else:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+        )
+    if conn.execute(select(audit_chain.c.name).where(audit_chain.c.name == ANCHOR)).first():
+        conn.execute(
+            audit_chain.update()
+            .where(audit_chain.c.name == ANCHOR)
+            .values(last_seq=seq, last_hash=digest)
+        )
+    else:
+        conn.execute(audit_chain.insert().values(name=ANCHOR, last_seq=seq, last_hash=digest))
+    return int(deleted)

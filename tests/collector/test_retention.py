@@ -94,3 +94,43 @@ def test_closed_alerts_with_action_go_after_their_own_longer_period(store: SqlSt
         )
     purge(store.engine, NOW)
     assert ids(store, m.alerts, m.alerts.c.id) == set()
+
+
+def test_old_audit_rows_are_pruned_and_the_rest_still_verifies(store: SqlStore) -> None:
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    from collector.alerts import audit
+
+    old = NOW - timedelta(days=RETENTION_DAYS["audit"] + 10)
+    with store.engine.begin() as conn:
+        for i in range(5):
+            audit.append(
+                conn,
+                actor="dsl@x",
+                action="alert.view",
+                object_type="alert",
+                object_id=i,
+                at=old + timedelta(minutes=i),
+            )
+        for i in range(3):
+            audit.append(
+                conn,
+                actor="dsl@x",
+                action="alert.view",
+                object_type="alert",
+                object_id=10 + i,
+                at=NOW - timedelta(days=1),
+            )
+    report = purge(store.engine, NOW)
+    assert report.deleted["audit"] == 5
+    with store.engine.connect() as conn:
+        check = audit.verify(conn)
+        remaining = [e.object_id for e in audit.history(conn, "alert", "10")]
+    assert check.ok and check.entries == 3 and remaining == ["10"]
+    with store.engine.begin() as conn:  # new rows still chain on
+        audit.append(conn, actor="it@x", action="user.add", object_type="user", object_id=1, at=NOW)
+    with store.engine.connect() as conn:
+        assert audit.verify(conn).ok
+    with pytest.raises(DBAPIError), store.engine.begin() as conn:  # outside retention: refused
+        conn.execute(am.audit_log.delete())
