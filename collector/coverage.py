@@ -11,8 +11,8 @@ Nothing here is stored: a device's status is a function of its row, the expected
 
 Problems are flags beside the status: ``blind`` (window or keyboard access missing),
 ``outdated`` (agent older than the newest in the fleet or a required minimum), ``tampered``
-(circumvention signs recently), ``cloned`` (one hardware serial on several installs — a cloned
-disk image), ``revoked``.
+(circumvention signs recently), ``cloned`` (two live agents with one identity — a disk image
+copied after enrolment — or one hardware serial on several live installs), ``revoked``.
 """
 
 from collections import Counter
@@ -122,7 +122,10 @@ def fleet_status(devices: Sequence[DeviceRecord], facts: FleetFacts) -> list[Dev
             flags.append("outdated")
         if d.id in facts.tampered_devices:
             flags.append("tampered")
-        if d.hardware_serial and serials[d.hardware_serial] > 1 and not d.revoked:
+        # Cloned: two live agents presented this one identity at once (a disk image copied after
+        # enrolment; ingest flags it), or one hardware serial behind several live enrolments.
+        duplicate_serial = bool(d.hardware_serial) and serials[d.hardware_serial] > 1
+        if (d.clone_suspected_at is not None or duplicate_serial) and not d.revoked:
             flags.append("cloned")
         if d.revoked:
             flags.append("revoked")

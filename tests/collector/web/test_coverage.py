@@ -148,3 +148,10 @@ def test_excel_utf16_and_semicolons() -> None:
 def test_export_without_device_columns_is_refused() -> None:
     with pytest.raises(ExportUnreadable):
         parse_export(b"Email,Name Given\nx,y\n")
+
+
+def test_two_live_agents_with_one_identity_show_as_cloned() -> None:
+    flagged = device(id="f", agent_version="1.10.0", clone_suspected_at=NOW - timedelta(hours=1))
+    plain = device(id="g", agent_version="1.10.0")
+    flags = {s.device.id: s.flags for s in fleet_status([flagged, plain], FleetFacts(NOW, BEAT))}
+    assert flags["f"] == ("cloned",) and flags["g"] == ()
