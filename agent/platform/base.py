@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import psutil
+
 OK = "ok"
 
 
@@ -195,3 +197,14 @@ def select_backend(display: str | None = None, *, platform: str | None = None) -
 
         return MacOSBackend()
     return UnavailableBackend(platform, f"unsupported platform {platform}")
+
+
+def process_name(pid: int | None) -> str:
+    """The executable name for ``pid`` ("xterm", "chrome.exe", "Safari"; "" when unknown, gone
+    or not ours to see). One helper for every backend: psutil answers on all three."""
+    if not pid:
+        return ""
+    try:
+        return psutil.Process(pid).name()
+    except (psutil.Error, OSError):
+        return ""

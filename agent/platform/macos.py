@@ -36,9 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-import psutil
-
-from agent.platform.base import OK, KeySource, WindowCallback, WindowInfo, unavailable
+from agent.platform.base import OK, KeySource, WindowCallback, WindowInfo, process_name, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +74,6 @@ def _real_api() -> MacLike:
     from agent.platform.macos_api import MacApi
 
     return MacApi()
-
-
-def process_name(pid: int | None) -> str:
-    """The executable name for ``pid`` ("Google Chrome", "Safari"; "" when unknown)."""
-    if not pid:
-        return ""
-    try:
-        return psutil.Process(pid).name()
-    except (psutil.Error, OSError):
-        return ""
 
 
 def windows_capability(api: MacLike) -> str:

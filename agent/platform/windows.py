@@ -37,9 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import psutil
-
-from agent.platform.base import OK, KeySource, WindowCallback, WindowInfo, unavailable
+from agent.platform.base import OK, KeySource, WindowCallback, WindowInfo, process_name, unavailable
 from agent.platform.windows_api import WinEventCallback
 
 log = logging.getLogger(__name__)
@@ -90,16 +88,6 @@ def _real_api() -> Win32Like:
     from agent.platform.windows_api import Win32Api
 
     return Win32Api()
-
-
-def process_name(pid: int | None) -> str:
-    """The executable name for ``pid`` ("chrome.exe"; "" when unknown or not ours to see)."""
-    if not pid:
-        return ""
-    try:
-        return psutil.Process(pid).name()
-    except (psutil.Error, OSError):
-        return ""
 
 
 class WindowsBackend:

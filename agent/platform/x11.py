@@ -27,9 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import psutil
-
-from agent.platform.base import OK, WindowCallback, WindowInfo, unavailable
+from agent.platform.base import OK, WindowCallback, WindowInfo, process_name, unavailable
 from agent.platform.x11_text import decode_text_property
 
 log = logging.getLogger(__name__)
@@ -456,16 +454,6 @@ class X11WindowSource:
             if entry.spec.mask & res.LocalClientPIDMask and entry.value:
                 return int(entry.value[0])
         return None
-
-
-def process_name(pid: int | None) -> str:
-    """The executable name for ``pid`` ("" when unknown, gone or not ours to see)."""
-    if not pid:
-        return ""
-    try:
-        return psutil.Process(pid).name()
-    except (psutil.Error, OSError):
-        return ""
 
 
 def keysym_to_char(keysym: int) -> str | None:
