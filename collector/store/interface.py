@@ -228,20 +228,22 @@ class Store(abc.ABC):
     def authenticate_device(self, device_id: str, secret_hash: str) -> DeviceRecord:
         """TokenRejected('unknown_device' | 'revoked') unless the device and secret match."""
 
-    @abc.abstractmethod
     def record_heartbeat(
         self,
         device_id: str,
         seen_at: datetime,
         capabilities: dict[str, str] | None,
         spool_depth: int | None,
-    ) -> None: ...
+    ) -> None:
+        """One device's heartbeat: `record_heartbeats` for a single device."""
+        self.record_heartbeats({device_id: (seen_at, capabilities, spool_depth)})
 
     @abc.abstractmethod
     def record_heartbeats(
         self, seen: dict[str, tuple[datetime, dict[str, str] | None, int | None]]
     ) -> None:
-        """Many devices' last-seen time (and capabilities and spool depth where given) at once."""
+        """Many devices' last-seen time, and their capabilities and spool depth where capabilities
+        are given (a heartbeat carries both), at once."""
 
     @abc.abstractmethod
     def revoked_devices(self) -> set[str]: ...

@@ -247,21 +247,6 @@ class SqlStore(Store):
             raise TokenRejected("revoked")
         return _device(row)
 
-    def record_heartbeat(
-        self,
-        device_id: str,
-        seen_at: datetime,
-        capabilities: dict[str, str] | None,
-        spool_depth: int | None,
-    ) -> None:
-        values: dict[str, Any] = {"last_seen_at": seen_at}
-        if capabilities is not None:
-            values["capabilities"] = capabilities
-        if spool_depth is not None:
-            values["spool_depth"] = spool_depth
-        with self._write() as conn:
-            conn.execute(update(m.devices).where(m.devices.c.id == device_id).values(**values))
-
     def record_heartbeats(
         self, seen: dict[str, tuple[datetime, dict[str, str] | None, int | None]]
     ) -> None:
