@@ -9,7 +9,7 @@ import uvicorn
 
 from collector.alerts.config import load_alerts_config
 from collector.alerts.jobs import AlertJobs
-from collector.directory.store import DirectoryStore
+from collector.directory.store import DirectoryStore, chained_audit
 from collector.directory.watch import DropFolder
 from collector.ingest.service import IngestService
 from collector.security.ca import CertificateAuthority
@@ -86,7 +86,7 @@ async def keywords_job(store: Store, triggers: TriggerEngine) -> None:
 async def serve(settings: Settings) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.database_url)
-    directory = DirectoryStore.for_store(store)
+    directory = DirectoryStore.for_store(store, audit_hook=chained_audit)
     rules = load_rules(settings.rules or None)
     triggers = TriggerEngine(
         Engine.load(),

@@ -36,7 +36,13 @@ from collector.directory.policies import (
     spec_from_mapping,
     spec_to_mapping,
 )
-from collector.directory.store import DirectoryError, DirectoryStore, Flag, PersonNotFound
+from collector.directory.store import (
+    DirectoryError,
+    DirectoryStore,
+    Flag,
+    PersonNotFound,
+    chained_audit,
+)
 from collector.directory.subject import Subject
 from collector.store.interface import UserRecord
 from collector.web.deps import FleetUser, SafeguardingUser, require_role
@@ -53,7 +59,7 @@ def get_directory(request: Request) -> DirectoryStore:
     """The app's DirectoryStore (app.state.directory), made from app.state.store on first use."""
     directory: DirectoryStore | None = getattr(request.app.state, "directory", None)
     if directory is None:
-        directory = DirectoryStore.for_store(request.app.state.store)
+        directory = DirectoryStore.for_store(request.app.state.store, audit_hook=chained_audit)
         request.app.state.directory = directory
     return directory
 

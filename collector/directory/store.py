@@ -123,6 +123,29 @@ FLAG_KINDS = ("known_case",)
 AuditHook = Callable[[Connection, str, str, int | None, dict[str, Any], datetime], None]
 
 
+def chained_audit(
+    conn: Connection,
+    actor: str,
+    action: str,
+    person_id: int | None,
+    detail: dict[str, Any],
+    at: datetime,
+) -> None:
+    """The audit hook every collector entry point uses: directory changes also go into the
+    hash-chained audit log, in the same transaction."""
+    from collector.alerts import audit
+
+    audit.append(
+        conn,
+        actor=actor,
+        action=f"directory.{action}",
+        object_type="person" if person_id is not None else "directory",
+        object_id=person_id if person_id is not None else "-",
+        at=at,
+        detail=detail,
+    )
+
+
 class DirectoryStore:
     def __init__(
         self,
