@@ -7,7 +7,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,7 @@ class Collector:
     http: str
     log_path: Path
     enrol: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # extra LANTERN_* settings for serve
     process: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
@@ -66,6 +67,7 @@ class Collector:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
         )
         # Generous: on a loaded 2-core CI box start-up (migrations, lexicon) can take a while.
         deadline = time.monotonic() + 120
@@ -81,13 +83,7 @@ class Collector:
         raise AssertionError("collector did not become healthy in 120 s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def enrolment_token(self, uses: int = 1) -> str:
@@ -111,26 +107,46 @@ class Collector:
         )
         return self.cli("api-token", "create", "--user", email).strip().splitlines()[-1]
 
-    def get(self, path: str, token: str) -> object:
-        import json
-
+    def fetch(self, path: str, token: str) -> bytes:
         req = urllib.request.Request(
             f"http://{self.http}{path}", headers={"Authorization": f"Bearer {token}"}
         )
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
+            return bytes(resp.read())
+
+    def get(self, path: str, token: str) -> object:
+        import json
+
+        return json.loads(self.fetch(path, token))
 
 
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[Collector]:
-    """A real `lantern-collector serve` on loopback with its own SQLite database."""
-    c = Collector(
+def stop_process(process: "subprocess.Popen[bytes] | None", timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within ``timeout`` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def collector_in(tmp_path: Path, env: dict[str, str] | None = None) -> Collector:
+    """A collector (not started) with its files under tmp_path, on free loopback ports."""
+    return Collector(
         var_dir=tmp_path / "collector",
         grpc=f"127.0.0.1:{free_port()}",
         http=f"127.0.0.1:{free_port()}",
         log_path=tmp_path / "collector.log",
         enrol=f"127.0.0.1:{free_port()}",
+        env=env or {},
     )
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    """A real `lantern-collector serve` on loopback with its own SQLite database."""
+    c = collector_in(tmp_path)
     try:
         c.start()
         yield c

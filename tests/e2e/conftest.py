@@ -1,3 +1,4 @@
-"""Real-desktop fixtures for end-to-end runs."""
+"""Real-desktop fixtures for end-to-end runs: the desktop, and a real agent on it."""
 
 from tests.desktop import desktop, desktop_apps  # noqa: F401 - re-exported pytest fixtures
+from tests.e2e.agent import agent  # noqa: F401 - re-exported pytest fixture

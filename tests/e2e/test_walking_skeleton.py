@@ -6,107 +6,18 @@ a real `lantern-collector serve` on loopback over gRPC, the REST API read over H
 
 import os
 import sqlite3
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, Collector
+from tests.conftest import Collector
 from tests.desktop import Desktop
+from tests.e2e.agent import Agent, wait_for_alerts
 
 pytestmark = pytest.mark.desktop
 
 RISK_PHRASE = "i want to kill myself tonight "
 NEUTRAL = "the weather in leeds is nice today and i like my course "
-CANARY = "quokkacanary"  # a word in no lexicon, typed only where no match can surround it
-
-
-class Agent:
-    def __init__(self, state_dir: Path, log_path: Path, env: dict[str, str]) -> None:
-        self.state_dir = state_dir
-        self.log_path = log_path
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str) -> str:
-        return subprocess.run(
-            [str(BIN / "lantern-agent"), "--state-dir", str(self.state_dir), *args],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=self.env,
-            timeout=60,
-        ).stdout
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [str(BIN / "lantern-agent"), "--state-dir", str(self.state_dir), "run"],
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-            env=self.env,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            status = self.status()
-            if status.get("running") and status.get("capabilities", {}).get("keyboard") == "ok":
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"agent did not start: {self.log_path.read_text()[-2000:]}")
-
-    def status(self) -> dict[str, object]:
-        import json
-
-        out = subprocess.run(
-            [str(BIN / "lantern-agent"), "--state-dir", str(self.state_dir), "status", "--json"],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=30,
-        )
-        return dict(json.loads(out.stdout)) if out.stdout else {}
-
-    def spool_depth(self) -> int:
-        with sqlite3.connect(self.state_dir / "spool.db") as db:
-            return int(db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture
-def agent(collector: Collector, desktop: Desktop, tmp_path: Path) -> Iterator[Agent]:
-    env = {**desktop.env, "XDG_DATA_HOME": str(tmp_path / "xdg")}
-    a = Agent(tmp_path / "agent", tmp_path / "agent.log", env)
-    a.cli(
-        "enrol",
-        "--collector",
-        collector.grpc,
-        "--enrol-address",
-        collector.enrol,
-        "--token",
-        collector.enrolment_token(),
-    )
-    a.start()
-    yield a
-    a.stop()
-
-
-def wait_for_alerts(collector: Collector, token: str, count: int, timeout: float) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        alerts = collector.get("/api/v1/alerts", token)
-        assert isinstance(alerts, list)
-        if len(alerts) >= count or time.monotonic() > deadline:
-            return alerts
-        time.sleep(0.05)
 
 
 def test_typed_risk_phrase_becomes_an_alert_and_neutral_text_does_not(
@@ -167,22 +78,3 @@ def test_events_typed_while_the_collector_is_down_arrive_exactly_once(
     assert total == distinct_ids == distinct_seq == max_seq
     alerts = collector.get("/api/v1/alerts", token)
     assert isinstance(alerts, list) and alerts and alerts[0]["category"] == "suicide"
-
-
-def test_a_typed_canary_reaches_no_file(
-    collector: Collector, agent: Agent, desktop: Desktop, tmp_path: Path
-) -> None:
-    token = collector.api_token("dsl")
-    desktop.xterm("Notes")
-    desktop.type(f"my {CANARY} notes for tomorrow ", delay_ms=5)
-    desktop.xterm("Chat")  # focus change clears the buffer: the next match cannot carry the canary
-    desktop.type(RISK_PHRASE, delay_ms=5)
-    assert wait_for_alerts(collector, token, 1, timeout=5.0)
-    # Nothing the collector serves carries it either: alerts (evidence), devices, the weekly report.
-    for path in ("/api/v1/alerts", "/api/v1/devices", "/api/v1/alerts/outcomes"):
-        assert CANARY not in str(collector.get(path, token)), path
-    agent.stop()
-    collector.stop()
-    needle = CANARY.encode()
-    leaked = [str(p) for p in tmp_path.rglob("*") if p.is_file() and needle in p.read_bytes()]
-    assert leaked == [], "typed text reached a file"
