@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from collector.security.credentials import token_hash
 from collector.store import models as m
@@ -124,14 +124,3 @@ class SessionStore:
             conn.execute(
                 update(web_sessions).where(web_sessions.c.user_id == user_id).values(revoked=True)
             )
-
-    def purge(self, now: datetime) -> int:
-        """Delete sessions that can no longer be used."""
-        s = web_sessions
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                delete(s).where(
-                    (s.c.expires_at <= now) | (s.c.last_seen_at < now - IDLE) | s.c.revoked
-                )
-            )
-        return int(res.rowcount)

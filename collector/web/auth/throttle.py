@@ -75,11 +75,3 @@ class LoginThrottle:
             wait = int((oldest + WINDOW - now).total_seconds()) + 1
             return Verdict(False, "locked", max(wait, 1))
         return Verdict(True)
-
-    def purge(self, before: datetime) -> int:
-        """Delete attempts older than `before` (retention: the sign-in audit is in the chain)."""
-        from sqlalchemy import delete
-
-        with self.engine.begin() as conn:
-            res = conn.execute(delete(login_attempts).where(login_attempts.c.at < before))
-        return int(res.rowcount)

@@ -249,16 +249,19 @@ def test_sign_ins_are_in_the_audit_log(app: Any, store: SqlStore) -> None:
     assert actions == ["signin.ok", "signin.failed"]
 
 
-def test_expired_sessions_and_old_attempts_can_be_purged(app: Any, store: SqlStore) -> None:
-    from collector.web.auth.sessions import SessionStore
-    from collector.web.auth.throttle import LoginThrottle
+def test_expired_sessions_and_old_attempts_are_purged_by_retention(
+    app: Any, store: SqlStore
+) -> None:
+    from collector.retention import RETENTION_DAYS, purge
 
     email = add_user(store, "trustee")
     password_step(TestClient(app), email, "wrong password!!")
     password_step(TestClient(app), email)
-    later = datetime.now(UTC) + timedelta(days=1)
-    assert SessionStore(store.engine).purge(later) == 1
-    assert LoginThrottle(store.engine).purge(later) == 2
+    kept = purge(store.engine, datetime.now(UTC) + timedelta(days=1))
+    assert kept.deleted["web_sessions"] == 0, "a live session and fresh attempts are kept"
+    later = datetime.now(UTC) + timedelta(days=RETENTION_DAYS["web_sessions"] + 1)
+    # The session (expired long before) and both sign-in attempts.
+    assert purge(store.engine, later).deleted["web_sessions"] == 3
 
 
 def test_a_post_from_another_site_is_refused_even_with_the_token(app: Any, store: SqlStore) -> None:
