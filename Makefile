@@ -13,9 +13,10 @@ GRPC   ?= 127.0.0.1:50051
 HTTP   ?= 127.0.0.1:8080
 
 # Debian packages the tests drive for real: X server + window manager + typing, browser, database,
-# dictionary for the detection benchmark, notifications, packaging tools for the installers.
+# load balancer for the many-collectors test, dictionary for the detection benchmark, notifications,
+# packaging tools for the installers.
 DEBIAN_PACKAGES := python3-venv python3-tk xvfb openbox xdotool xterm x11-utils x11-xserver-utils \
-	chromium postgresql wbritish curl libnotify-bin dpkg-dev lintian wixl msitools debootstrap
+	chromium postgresql haproxy wbritish curl libnotify-bin dpkg-dev lintian wixl msitools debootstrap
 
 .PHONY: run test lint typecheck proto system-deps venv bench clean installers
 

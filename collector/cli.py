@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         k: v
-        for k in ("db", "grpc", "http", "var_dir", "plaintext", "enrol")
+        for k in ("db", "grpc", "http", "var_dir", "plaintext", "enrol", "role")
         if (v := getattr(args, k, None))
     }
     return Settings(**overrides)
@@ -298,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--grpc", help="gRPC listen address (default 127.0.0.1:50051)")
     serve.add_argument("--enrol", help="enrolment listen address (default: gRPC port + 1)")
     serve.add_argument("--http", help="web listen address (default 127.0.0.1:8080)")
+    serve.add_argument(
+        "--role",
+        choices=("all", "ingest", "web", "jobs"),
+        help="what this process runs: all (default), or only the gRPC ingest and enrolment "
+        "ports, only the web console and API, or only the background jobs; run several "
+        "processes on one database for scale (docs/deploy.md)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     users = sub.add_parser("users", help="console users").add_subparsers(

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LANTERN_")
 
     var_dir: Path = Path("var")
+    # What `serve` runs: all (gRPC ingest + web + background jobs), or one of ingest, web, jobs
+    # (several processes, one database: docs/deploy.md "Many collectors").
+    role: str = "all"
     # Empty means the embedded SQLite database under var_dir.
     db: str = ""
     # Connect (mutual TLS: agents present their client certificate).
