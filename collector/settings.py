@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = 30
     # Input limits: a batch over these is refused with a clear reason, never half-stored.
     max_batch_events: int = 1000
+    # Event rate limits (token buckets; 0 switches one off). Per device: an abuse guard far above
+    # a real agent (~1 event/s; a 14-day spool drains at this rate). Global: protects the
+    # database; set it to what this deployment measured (docs/scale.md). Over a limit the batch
+    # is answered Ack{retry} + Throttle{rate, retry_after}: the agent keeps it and slows down.
+    device_events_per_second: float = 2000.0
+    device_event_burst: int = 20_000
+    global_events_per_second: float = 0.0
+    global_event_burst: int = 100_000
     # Enrolments accepted per source address per minute (token guessing is refused beyond this).
     enrolments_per_minute: int = 120
     max_message_bytes: int = 4 * 1024 * 1024

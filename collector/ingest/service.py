@@ -3,9 +3,11 @@
 import asyncio
 import hashlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 
@@ -13,6 +15,7 @@ from collector.clock import utcnow
 from collector.directory.store import DirectoryStore
 from collector.ingest.batcher import GroupCommitter
 from collector.ingest.presence import Presence
+from collector.ingest.ratelimit import EventRateLimit
 from collector.ingest.wire import convert_batch
 from collector.security.ca import CertificateAuthority
 from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
@@ -67,6 +70,13 @@ class IngestService(pb_grpc.IngestServicer):
         # 10,000 streams doing it per heartbeat was half the collector's CPU.
         self._policies: dict[str, tuple[pb.Policy, float]] = {}
         self._enrol_limit = EnrolmentLimit(settings.enrolments_per_minute)
+        self._event_limit = EventRateLimit(
+            settings.device_events_per_second,
+            settings.device_event_burst,
+            settings.global_events_per_second,
+            settings.global_event_burst,
+            min_burst=settings.max_batch_events,
+        )
         self.triggers = triggers
         self.settings = settings
         # device id → session ids of its open streams (this process only).
@@ -192,7 +202,8 @@ class IngestService(pb_grpc.IngestServicer):
                     return
                 body = message.WhichOneof("body")
                 if body == "batch":
-                    yield pb.CollectorMessage(ack=await self._ingest(device, message.batch))
+                    for reply in await self._ingest(device, message.batch):
+                        yield reply
                 elif body == "heartbeat":
                     hb = message.heartbeat
                     caps = {
@@ -239,15 +250,34 @@ class IngestService(pb_grpc.IngestServicer):
         await self.committer.close()
         await self.presence.close()
 
-    async def _ingest(self, device: DeviceRecord, batch: pb.EventBatch) -> pb.Ack:
+    async def _ingest(
+        self, device: DeviceRecord, batch: pb.EventBatch
+    ) -> list[pb.CollectorMessage]:
+        """The replies to one batch: its Ack, after a Throttle when a rate limit refused it."""
         limit = self.settings.max_batch_events
         if len(batch.events) > limit:
-            return pb.Ack(
-                batch_id=batch.batch_id,
-                retry=True,
-                max_batch_events=limit,
-                reason=f"batch of {len(batch.events)} events is over the limit of {limit}",
+            return [
+                _ack(
+                    batch_id=batch.batch_id,
+                    retry=True,
+                    max_batch_events=limit,
+                    reason=f"batch of {len(batch.events)} events is over the limit of {limit}",
+                )
+            ]
+        admission = self._event_limit.admit(device.id, len(batch.events), time.monotonic())
+        if not admission.ok:
+            retry_ms = max(1, math.ceil(admission.retry_after_s * 1000))
+            throttle = pb.Throttle(
+                max_events_per_second=admission.max_events_per_second, retry_after_ms=retry_ms
             )
+            reason = f"rate limited ({admission.scope}): send this batch again in {retry_ms} ms"
+            return [
+                pb.CollectorMessage(throttle=throttle),
+                _ack(batch_id=batch.batch_id, retry=True, reason=reason),
+            ]
+        return [pb.CollectorMessage(ack=await self._store_batch(device, batch))]
+
+    async def _store_batch(self, device: DeviceRecord, batch: pb.EventBatch) -> pb.Ack:
         converted = convert_batch(batch, device.id, datetime.now(UTC))
         for event_id, reason in converted.rejected:
             log.warning("device %s: event %s rejected: %s", device.id, event_id, reason)
@@ -268,6 +298,10 @@ class IngestService(pb_grpc.IngestServicer):
             rejected=len(converted.rejected),
             reason=reason,
         )
+
+
+def _ack(**fields: Any) -> pb.CollectorMessage:
+    return pb.CollectorMessage(ack=pb.Ack(**fields))
 
 
 class EnrolmentLimit:
