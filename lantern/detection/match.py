@@ -26,6 +26,9 @@ _BOUNDARY = ' ."'
 
 
 _LONG_RE = re.compile(r"[a-z]{8,}")
+# automaton values: key length in the low bits, atom-group index above
+_LEN_BITS = 8
+_LEN_MASK = (1 << _LEN_BITS) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +99,17 @@ class Matcher:
             k for k in self._doubled - self._single if len(k) <= 4
         )
         del self._doubled, self._single
-        self.automaton = ahocorasick.Automaton()
+        # values are plain ints (stored inside the trie nodes, no Python object per key):
+        # key length in the low bits, the index of the key's atom-id tuple above them
+        groups: dict[tuple[int, ...], int] = {}
+        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for k, ids in keys.items():
-            self.automaton.add_word(k, (len(k), tuple(sorted(ids))))
+            if len(k) > _LEN_MASK:
+                raise ValueError(f"lexicon phrase longer than {_LEN_MASK} characters: {k[:40]!r}")
+            gid = groups.setdefault(tuple(sorted(ids)), len(groups))
+            self.automaton.add_word(k, gid << _LEN_BITS | len(k))
         self.automaton.make_automaton()
+        self.groups: tuple[tuple[int, ...], ...] = tuple(groups)
         self.keys = len(keys)
         self._key_atoms = keys
         self.screen_padded = self.automaton  # replaced by build_screen
@@ -125,7 +135,7 @@ class Matcher:
                 if i + 1 < len(k):
                     variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
         keys.update(v for v in variants if v not in self.known and len(v) >= 3)
-        padded = ahocorasick.Automaton()
+        padded = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for k in keys:
             padded.add_word(" " + k + " ", 0)
         padded.make_automaton()
@@ -177,8 +187,10 @@ class Matcher:
         out: list[AtomMatch] = []
         inner: dict[int, list[tuple[int, int, tuple[int, ...]]]] = {}
         tok_of = _token_index(starts, n)
-        for end, (klen, ids) in self.automaton.iter(s):
-            start = end - klen + 1
+        groups = self.groups
+        for end, v in self.automaton.iter(s):
+            start = end - (v & _LEN_MASK) + 1
+            ids = groups[v >> _LEN_BITS]
             left = start == 0 or s[start - 1] == " "
             right = end + 1 == n or s[end + 1] == " "
             t0 = tok_of[start]
