@@ -22,6 +22,7 @@ from agent.renewal import renew_if_due
 from agent.sender import Sender, SenderConfig
 from agent.spool import Spool
 from agent.status import write_status
+from agent.ticker import Ticker
 from agent.transport import GrpcTransport
 from lantern import __version__
 from lantern.detection import Engine
@@ -31,7 +32,10 @@ from lantern.v1 import lantern_pb2 as pb
 log = logging.getLogger(__name__)
 
 POLICY_FILE = "policy.bin"
+# status.json is rewritten when something in it changes, at most once per STATUS_INTERVAL_S, and
+# at least once per STATUS_KEEPALIVE_S (its age tells `lantern-agent status` the agent is alive).
 STATUS_INTERVAL_S = 5.0
+STATUS_KEEPALIVE_S = 60.0
 RENEW_CHECK_S = 24 * 3600
 
 
@@ -92,6 +96,20 @@ def transport_for(state_dir: Path, identity: Identity) -> GrpcTransport:
     )
 
 
+def latency_summary(seconds: list[float]) -> dict[str, float] | None:
+    """Median, p99 and max in ms of the last keystroke → spool latencies (no content)."""
+    if not seconds:
+        return None
+    ordered = sorted(seconds)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return {
+        "n": len(ordered),
+        "p50": round(ordered[len(ordered) // 2] * 1000, 2),
+        "p99": round(p99 * 1000, 2),
+        "max": round(ordered[-1] * 1000, 2),
+    }
+
+
 class AgentRunner:
     def __init__(self, state_dir: Path, identity: Identity) -> None:
         self.state_dir = state_dir
@@ -114,13 +132,34 @@ class AgentRunner:
                 capabilities=self.observer.capabilities,
             ),
             on_policy=self._policy_received,
+            on_change=self._status_changed,
         )
-        self.spool.on_append = self.sender.wake
+        self.spool.on_append = self._appended
         self._process = psutil.Process()
         sink = SpoolSink(self.spool)
         self.watchdog = SelfWatchdog(sink.emit, self._restart_observer)
         self.circumvention = CircumventionScanner(sink.emit, own_pid=os.getpid())
-        self.tamper = TamperWatch(sink.emit, tamper_paths(state_dir))
+        self.tamper = TamperWatch(sink.emit, tamper_paths(state_dir), clock_check_s=None)
+        # One thread, one timer for every periodic guard (see agent.ticker).
+        self.ticker = Ticker(
+            [(1, self.watchdog.tick), (2, self.tamper.tick), (2, self.circumvention.scan)]
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty: asyncio.Event | None = None
+        self._last_status: dict[str, object] | None = None
+        self._last_status_at = 0.0
+
+    def _appended(self) -> None:
+        """The spool has a new event (any thread): wake the sender; the depth shown changed."""
+        self.sender.wake()
+        loop, dirty = self._loop, self._dirty
+        if loop is not None and dirty is not None and not dirty.is_set():
+            loop.call_soon_threadsafe(dirty.set)
+
+    def _status_changed(self) -> None:
+        """On the event loop: something status.json shows changed."""
+        if self._dirty is not None:
+            self._dirty.set()
 
     def _restart_observer(self) -> None:
         """Called by the self-watchdog from its thread: a fresh observer, same engine and policy."""
@@ -164,34 +203,37 @@ class AgentRunner:
         )
         return event
 
-    def _write_status(self) -> None:
+    def _write_status(self, *, force: bool = False) -> None:
+        """Write status.json if anything in it changed (or ``force``, the keep-alive)."""
         stats = self.spool.stats()
         caps = self.observer.capabilities()
         s = self.sender.state
-        write_status(
-            self.state_dir,
-            {
-                "pid": os.getpid(),
-                "written_at": time.time(),
-                "connected": s.connected,
-                "last_ack_at": s.last_ack_at,
-                "last_error": s.last_error,
-                "refused": s.refused,
-                "policy_version": s.policy_version,
-                "spool_depth": stats.depth,
-                "spool_oldest_at": stats.oldest_created_at,
-                "spool_pending_gap": stats.pending_gap,
-                "capabilities": {
-                    "windows": caps.windows,
-                    "keyboard": caps.keyboard,
-                    "browser": caps.browser,
-                },
-                "capture_typed": self.policy.capture_typed if self.policy else True,
-                "capture_titles": self.policy.capture_titles if self.policy else True,
-                "agent_version": __version__,
-                "lexicon_version": self.engine.version,
+        status: dict[str, object] = {
+            "pid": os.getpid(),
+            "connected": s.connected,
+            "last_ack_at": s.last_ack_at,
+            "last_error": s.last_error,
+            "refused": s.refused,
+            "policy_version": s.policy_version,
+            "spool_depth": stats.depth,
+            "spool_oldest_at": stats.oldest_created_at,
+            "spool_pending_gap": stats.pending_gap,
+            "capabilities": {
+                "windows": caps.windows,
+                "keyboard": caps.keyboard,
+                "browser": caps.browser,
             },
-        )
+            "capture_typed": self.policy.capture_typed if self.policy else True,
+            "capture_titles": self.policy.capture_titles if self.policy else True,
+            "agent_version": __version__,
+            "lexicon_version": self.engine.version,
+            "key_to_spool_ms": latency_summary(self.observer.stats.key_to_emit_s),
+        }
+        if not force and status == self._last_status:
+            return
+        self._last_status = status
+        self._last_status_at = time.monotonic()
+        write_status(self.state_dir, {**status, "written_at": time.time()})
 
     async def _renew_daily(self, stop: asyncio.Event) -> None:
         """Keep the client certificate fresh; the next connection uses the new one."""
@@ -212,28 +254,69 @@ class AgentRunner:
             show_notice(self.policy.notice_text)
         else:
             show_notice("This college device is monitored for safeguarding.")
+        self._loop, self._dirty = loop, asyncio.Event()
         self.observer.start()
-        for guard in (self.watchdog, self.circumvention, self.tamper):
-            guard.start()
+        self.tamper.start()
+        self.watchdog.tick()  # the first sample of the first window
+        self.circumvention.scan()
+        self.ticker.start()
         self.spool.append(self._agent_state())
         sender = asyncio.create_task(self.sender.run(stop))
         renewal = asyncio.create_task(self._renew_daily(stop))
         try:
-            while not stop.is_set():
-                self._write_status()
-                try:
-                    await asyncio.wait_for(stop.wait(), STATUS_INTERVAL_S)
-                except TimeoutError:
-                    pass
+            await self._status_loop(stop, self._dirty)
         finally:
-            for guard in (self.watchdog, self.circumvention, self.tamper):
-                guard.stop()
+            self.ticker.stop()
+            self.tamper.stop()
             self.observer.stop()
             await sender
             renewal.cancel()
             await asyncio.gather(renewal, return_exceptions=True)
-            self._write_status()
+            self._write_status(force=True)
             self.spool.close()
+            trim_heap()
+
+    async def _status_loop(self, stop: asyncio.Event, dirty: asyncio.Event) -> None:
+        """Write status.json on change, coalesced to one write per STATUS_INTERVAL_S, and as a
+        keep-alive; idle, this wakes once a minute."""
+        self._write_status(force=True)
+        trim_heap()  # start-up garbage (lexicon loading, imports) goes back to the OS
+        while not stop.is_set():
+            keepalive_in = STATUS_KEEPALIVE_S - (time.monotonic() - self._last_status_at)
+            dirty.clear()
+            stopping = asyncio.ensure_future(stop.wait())
+            changed = asyncio.ensure_future(dirty.wait())
+            await asyncio.wait(
+                {stopping, changed}, timeout=max(0.0, keepalive_in), return_when="FIRST_COMPLETED"
+            )
+            for task in (stopping, changed):
+                task.cancel()
+            if stop.is_set():
+                return
+            if dirty.is_set():
+                # Coalesce a burst (a batch acked, events spooled) into one write.
+                wait = STATUS_INTERVAL_S - (time.monotonic() - self._last_status_at)
+                if wait > 0:
+                    try:
+                        await asyncio.wait_for(stop.wait(), wait)
+                        return
+                    except TimeoutError:
+                        pass
+                self._write_status()
+            else:
+                self._write_status(force=True)
+
+
+def trim_heap() -> None:
+    """Give freed heap back to the OS (glibc keeps it otherwise: several MiB after start-up)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def run_agent(state_dir: Path) -> int:

@@ -60,11 +60,14 @@ class Sender:
         transport: Transport,
         config: SenderConfig,
         on_policy: Callable[[pb.Policy], None] | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.spool = spool
         self.transport = transport
         self.config = config
         self.on_policy = on_policy
+        # Called on the event loop whenever `state` changes (status is written on change).
+        self.on_change = on_change or (lambda: None)
         self.state = SenderState()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -100,6 +103,7 @@ class Sender:
                 log.info("collector unreachable (%s); retrying in %.1fs", exc, delay)
             finally:
                 self.state.connected = False
+                self.on_change()
             if delay:
                 try:
                     await asyncio.wait_for(stop.wait(), delay)
@@ -127,6 +131,7 @@ class Sender:
             self.state.connected = True
             self.state.refused = ""
             self.state.reconnects += 1
+            self.on_change()
             self.spool.release_all()
             self._in_flight.clear()
             reader = asyncio.create_task(self._read(stream))
@@ -168,8 +173,10 @@ class Sender:
                 log.warning("collector rejected %d events: %s", ack.rejected, ack.reason)
             self.state.events_acked += self.spool.commit(ack.batch_id)
             self.state.last_ack_at = time.time()
+            self.on_change()
         elif body == "policy":
             self.state.policy_version = message.policy.version
+            self.on_change()
             if message.policy.heartbeat_seconds:
                 self.config.heartbeat_s = float(message.policy.heartbeat_seconds)
             if self.on_policy is not None:

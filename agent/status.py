@@ -1,6 +1,6 @@
 """`lantern-agent status`: what is monitored and how the link is, from the state directory.
 
-The running agent writes status.json every few seconds; it holds no typed text and no titles.
+The running agent writes status.json when it changes (at most every 5 s) and once a minute; it holds no typed text and no titles.
 """
 
 import json
@@ -12,6 +12,8 @@ from typing import Any
 from agent.identity import Identity
 
 STATUS_FILE = "status.json"
+# The running agent rewrites the file on every change and at least once a minute (keep-alive).
+RUNNING_WITHIN_S = 150.0
 
 
 def write_status(state_dir: Path, status: dict[str, Any]) -> None:
@@ -33,7 +35,7 @@ def read_status(state_dir: Path) -> dict[str, Any]:
     if path.exists():
         running = json.loads(path.read_text())
         age = time.time() - float(running.get("written_at", 0))
-        running["running"] = age < 30 and _pid_alive(int(running.get("pid", 0)))
+        running["running"] = age < RUNNING_WITHIN_S and _pid_alive(int(running.get("pid", 0)))
         result.update(running)
     else:
         result["running"] = False

@@ -49,6 +49,7 @@ TITLE_RESCAN_S = 600.0  # a title already scanned is not re-alerted on refocus w
 # most pauses inside a word, short enough for an alert within 2 s.
 IDLE_FLUSH_S = 0.8
 _STOP_TIMEOUT_S = 2.0
+_IDLE_WAIT_S = 300.0
 
 
 # ---------------------------------------------------------------- what we depend on
@@ -281,10 +282,11 @@ class Observer:
         q = self._queue
         while True:
             deadlines = [d for d in (self._tracker.deadline(), self._flush_deadline()) if d]
-            # Never wait without a timeout: wake at least once a second.
-            timeout = 1.0
+            # Wake for the next deadline (debounce, idle flush) or an item; idle, only a bounded
+            # wait remains (stop() puts an item, so it never depends on the timeout).
+            timeout = _IDLE_WAIT_S
             if deadlines:
-                timeout = max(0.0, min(1.0, min(deadlines) - time.monotonic()))
+                timeout = max(0.0, min(_IDLE_WAIT_S, min(deadlines) - time.monotonic()))
             try:
                 item = q.get(timeout=timeout)
             except queue.Empty:

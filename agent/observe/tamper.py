@@ -1,22 +1,26 @@
 """Tamper signs: the agent's own files or configuration changed, or the clock jumped.
 
-watchdog reports changes to the installed code, /etc/lantern and the identity files; the agent's
-own busy files (spool, status, policy cache) are ignored. A wall-clock jump against the monotonic
-clock of more than two minutes is reported too (clock games defeat out-of-hours rules and
-retention).
+Changes to the installed code, /etc/lantern and the identity files are reported; the agent's own
+busy files (spool, status, policy cache) are ignored. On Linux a single inotify thread watches
+(:mod:`agent.observe.inotify`: no wake-up unless a watched file is written and closed); elsewhere
+watchdog's observer does, imported only there. A wall-clock jump against the monotonic clock of
+more than two minutes is reported too (clock games defeat out-of-hours rules and retention); the
+runner checks it from the agent's one periodic thread (:mod:`agent.ticker`).
 """
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer as FileObserver
-
+from agent.observe import inotify
 from lantern.v1 import lantern_pb2 as pb
 
-CLOCK_CHECK_S = 10.0
+log = logging.getLogger(__name__)
+
+CLOCK_CHECK_S = 30.0
 CLOCK_JUMP_S = 120.0
 # Files the agent itself rewrites all the time: changes to them are not tampering.
 OWN_BUSY_FILES = ("spool.db", "status.json", "policy.bin", ".tmp", "-wal", "-shm", "-journal")
@@ -39,59 +43,112 @@ def _tamper_event(kind: str, detail: str) -> pb.Event:
     return event
 
 
-class _Handler(FileSystemEventHandler):
+def ignored(path: str) -> bool:
+    """Bytecode caches and the agent's own busy files are not tampering."""
+    return "__pycache__" in path or any(part in path for part in OWN_BUSY_FILES)
+
+
+class _Reporter:
+    """One report per path per :data:`REPORT_EVERY_S`."""
+
     def __init__(self, emit: Callable[[pb.Event], None]) -> None:
         self.emit = emit
         self._last: dict[str, float] = {}
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        # Directory events only echo the file events inside them.
-        if event.is_directory or event.event_type in ("opened", "closed", "closed_no_write"):
-            return
-        path = str(event.src_path)
-        if "__pycache__" in path or any(part in path for part in OWN_BUSY_FILES):
+    def __call__(self, event_type: str, path: str) -> None:
+        if not path or ignored(path):
             return
         now = time.monotonic()
         if now - self._last.get(path, -REPORT_EVERY_S) < REPORT_EVERY_S:
             return
         self._last[path] = now
-        self.emit(_tamper_event("tamper", f"{event.event_type}: {path}"))
+        self.emit(_tamper_event("tamper", f"{event_type}: {path}"))
+
+
+def _watchdog_observer(paths: list[Path], report: _Reporter) -> Any:
+    """watchdog's observer (macOS, Windows, or a Linux without usable inotify)."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer as FileObserver
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            # Directory events only echo the file events inside them.
+            if event.is_directory or event.event_type in ("opened", "closed", "closed_no_write"):
+                return
+            report(event.event_type, str(event.src_path))
+
+    observer = FileObserver()
+    handler = Handler()
+    for path in paths:
+        observer.schedule(handler, str(path), recursive=path.is_dir())
+    observer.daemon = True
+    return observer
 
 
 class TamperWatch:
+    """File changes and clock jumps.
+
+    ``clock_check_s``: the clock is checked from a thread of its own every so often; ``None``
+    leaves it to the caller, who calls :meth:`tick` (the runner's :class:`~agent.ticker.Ticker`).
+    """
+
     def __init__(
         self,
         emit: Callable[[pb.Event], None],
         paths: Iterable[Path],
         *,
-        clock_check_s: float = CLOCK_CHECK_S,
+        clock_check_s: float | None = CLOCK_CHECK_S,
     ) -> None:
         self.emit = emit
         self.paths = [p for p in paths if p.exists()]
         self.clock_check_s = clock_check_s
-        self._files = FileObserver()
+        self._files: Any = None
         self._stop = threading.Event()
-        self._clock = threading.Thread(target=self._watch_clock, name="lantern-clock", daemon=True)
+        self._clock: threading.Thread | None = None
+        self._wall, self._mono = time.time(), boot_clock()
 
     def start(self) -> None:
-        handler = _Handler(self.emit)
-        for path in self.paths:
-            self._files.schedule(handler, str(path), recursive=path.is_dir())
-        self._files.daemon = True
-        self._files.start()
-        self._clock.start()
+        report = _Reporter(self.emit)
+        files: Any = None
+        if inotify.available():
+            try:
+                files = inotify.InotifyWatch(self.paths, report, ignore=ignored)
+                files.start()
+            except OSError as exc:  # out of inotify instances or watches: fall back
+                log.warning("inotify unavailable (%s): using watchdog", exc)
+                files = None
+        if files is None:
+            files = _watchdog_observer(self.paths, report)
+            files.start()
+        self._files = files
+        self._wall, self._mono = time.time(), boot_clock()
+        if self.clock_check_s is not None:
+            self._clock = threading.Thread(
+                target=self._watch_clock, name="lantern-clock", daemon=True
+            )
+            self._clock.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._files.stop()
-        self._files.join(timeout=2)
-        self._clock.join(timeout=2)
+        files, self._files = self._files, None
+        if isinstance(files, inotify.InotifyWatch):
+            files.stop()
+        elif files is not None:
+            files.stop()
+            files.join(timeout=2)
+        if self._clock is not None:
+            self._clock.join(timeout=2)
+
+    def tick(self) -> None:
+        """Compare the clocks with the previous tick (report a jump)."""
+        wall, mono = time.time(), boot_clock()
+        self.check_clock(self._wall, self._mono, wall, mono)
+        self._wall, self._mono = wall, mono
 
     def _watch_clock(self) -> None:
-        wall, mono = time.time(), boot_clock()
+        assert self.clock_check_s is not None
         while not self._stop.wait(self.clock_check_s):
-            self.check_clock(wall, mono, time.time(), boot_clock())
-            wall, mono = time.time(), boot_clock()
+            self.tick()
 
     def check_clock(self, wall0: float, mono0: float, wall1: float, mono1: float) -> float:
         """Report a wall-clock jump between two samples; returns the jump in seconds."""

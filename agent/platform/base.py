@@ -199,6 +199,29 @@ def select_backend(display: str | None = None, *, platform: str | None = None) -
     return UnavailableBackend(platform, f"unsupported platform {platform}")
 
 
+class WakePipe:
+    """Wakes a thread sleeping in ``select()`` on :attr:`r` (to stop it) without a timeout."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+
+    def wake(self) -> None:
+        if self.w >= 0:
+            try:
+                os.write(self.w, b"x")
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for fd in (self.r, self.w):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.r = self.w = -1
+
+
 def process_name(pid: int | None) -> str:
     """The executable name for ``pid`` ("xterm", "chrome.exe", "Safari"; "" when unknown, gone
     or not ours to see). One helper for every backend: psutil answers on all three."""

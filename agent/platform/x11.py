@@ -27,14 +27,21 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from agent.platform.base import OK, WindowCallback, WindowInfo, process_name, unavailable
+from agent.platform.base import (
+    OK,
+    WakePipe,
+    WindowCallback,
+    WindowInfo,
+    process_name,
+    unavailable,
+)
 from agent.platform.x11_text import decode_text_property
 
 log = logging.getLogger(__name__)
 
 # Imported lazily by the functions below: python-xlib is a Linux-only dependency.
 _FALLBACK_POLL_S = 0.5
-_IDLE_WAKE_S = 5.0  # bounded select so a lost wake-up can never hang stop()
+_IDLE_WAKE_S = 300.0  # bounded select; stop() wakes it through a pipe, so idle means asleep
 _CACHE_SIZE = 64
 
 
@@ -157,7 +164,7 @@ class X11WindowSource:
         self._on_keymap_change = on_keymap_change
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._wake_r, self._wake_w = -1, -1
+        self._wake: WakePipe | None = None
         self._status = unavailable("not started")
         self._on_change: WindowCallback | None = None
         # Per-window facts that do not change while the window lives: pid, process, WM_CLASS.
@@ -175,29 +182,21 @@ class X11WindowSource:
         if self._thread is not None:
             return
         self._on_change = on_change
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake = WakePipe()
         self._status = OK
         self._thread = threading.Thread(target=self._run, name="lantern-x11-windows", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stopping.set()
-        if self._wake_w >= 0:
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
+        if self._wake is not None:
+            self._wake.wake()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("x11 window watcher did not stop within %.1fs", timeout)
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._wake_r = self._wake_w = -1
+        if self._wake is not None:
+            self._wake.close()
         if self._status == OK:
             self._status = unavailable("stopped")
 
@@ -259,8 +258,9 @@ class X11WindowSource:
                 self._refresh(ewmh)
                 continue
             timeout = _IDLE_WAKE_S if ewmh else _FALLBACK_POLL_S
-            ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
-            if self._wake_r in ready or self._stopping.is_set():
+            wake_r = self._wake.r if self._wake is not None else -1
+            ready, _, _ = select.select([fd, wake_r], [], [], timeout)
+            if wake_r in ready or self._stopping.is_set():
                 return
             if not ready and not ewmh:
                 self._refresh(ewmh)

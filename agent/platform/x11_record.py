@@ -210,7 +210,7 @@ class X11KeyRecorder:
         buf = b""
         try:
             while not self._stopping.is_set():
-                ready, _, _ = select.select([sock, self._wake_r], [], [], 5.0)
+                ready, _, _ = select.select([sock, self._wake_r], [], [], 300.0)
                 if self._wake_r in ready:
                     return
                 if not ready:

@@ -86,3 +86,76 @@ def test_clock_jumps_are_reported_but_normal_drift_is_not() -> None:
     assert events == []
     watch.check_clock(1000.0, 50.0, 4610.0, 60.0)  # an hour forward in ten seconds
     assert events[0].circumvention.kind == "clock_jump"
+
+
+def test_the_ticker_runs_each_job_on_its_multiple_of_the_tick_and_survives_failures() -> None:
+    from agent.ticker import Ticker
+
+    runs: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    ticker = Ticker([(1, lambda: runs.append("a")), (2, lambda: runs.append("b")), (1, broken)])
+    for _ in range(4):
+        ticker.tick()
+    assert runs == ["a", "a", "b", "a", "a", "b"]
+    threaded = Ticker([(1, lambda: runs.append("t"))], tick_s=0.02)
+    threaded.start()
+    time.sleep(0.2)
+    threaded.stop()
+    assert runs.count("t") >= 3
+
+
+def test_process_names_come_from_proc_and_only_new_pids_are_read(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    import psutil
+
+    from agent.observe import processes
+
+    reads: list[int] = []
+    real = processes._name
+    monkeypatch.setattr(processes, "_name", lambda pid: reads.append(pid) or real(pid))
+    names = processes.ProcNames()
+    first = dict(names())
+    assert first[os.getpid()] == psutil.Process().name()
+    reads.clear()
+    names()
+    assert os.getpid() not in reads  # known pids are not read again
+
+
+def test_tamper_watch_sees_new_subdirectories_and_not_sqlite_writes(tmp_path: Path) -> None:
+    import sqlite3
+
+    events: list[pb.Event] = []
+    db = sqlite3.connect(tmp_path / "other.sqlite", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE t (x)")
+    watch = TamperWatch(events.append, [tmp_path], clock_check_s=None)
+    watch.start()
+    try:
+        for i in range(20):  # a database written without closing it: no event at all
+            db.execute("INSERT INTO t VALUES (?)", (i,))
+        time.sleep(0.3)
+        assert events == []
+        (tmp_path / "code").mkdir()
+        time.sleep(0.2)
+        (tmp_path / "code" / "module.py").write_text("x = 1")
+        deadline = time.monotonic() + 5
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        watch.stop()
+        db.close()
+    assert [e.circumvention.detail.split(": ")[1] for e in events][-1].endswith("module.py")
+
+
+def test_the_clock_tick_compares_with_the_previous_tick() -> None:
+    events: list[pb.Event] = []
+    watch = TamperWatch(events.append, [], clock_check_s=None)
+    watch.tick()
+    assert events == []
+    watch._wall -= 3600  # as if the wall clock had been an hour behind at the last tick
+    watch.tick()
+    assert events[0].circumvention.kind == "clock_jump"
