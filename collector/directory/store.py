@@ -117,6 +117,18 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ImportRecord:
+    """One import as the console lists it: counts only, never the rows."""
+
+    id: int
+    source: str
+    filename: str
+    actor: str
+    at: datetime
+    summary: dict[str, int]
+
+
 FLAG_KINDS = ("known_case",)
 
 # (conn, actor, action, person_id, detail, at): mirrors each directory audit row elsewhere.
@@ -1223,6 +1235,18 @@ class DirectoryStore:
             (current[g], "person") for g in person_groups if g in current and g not in facts.groups
         ]
         return resolve_policy(from_proto(base), applicable)
+
+    def recent_imports(self, limit: int = 20) -> list[ImportRecord]:
+        """The latest people and inventory imports, newest first (dry runs leave no row)."""
+        i = dm.directory_imports
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(i).order_by(i.c.id.desc()).limit(limit)).mappings()
+            return [
+                ImportRecord(
+                    r["id"], r["source"], r["filename"], r["actor"], r["at"], dict(r["summary"])
+                )
+                for r in rows
+            ]
 
     def list_groups(self) -> list[GroupSummary]:
         """Every group that has members, devices or a policy, with counts (no names)."""

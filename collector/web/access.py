@@ -80,6 +80,8 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     "GET /student": DSL,
     # IT console
     "GET /devices": FLEET,
+    "GET /directory": FLEET,
+    "POST /directory/import": IT,
     "GET /tokens": IT,
     "POST /tokens": IT,
     "POST /tokens/{token_id}/revoke": IT,

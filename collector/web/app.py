@@ -28,6 +28,7 @@ from collector.web.console import (
     account,
     api_docs,
     audit_log,
+    directory,
     fleet,
     governance,
     policy,
@@ -136,6 +137,7 @@ def create_app(
     app.include_router(sign_in.router)
     app.include_router(safeguarding.router)
     app.include_router(fleet.router)
+    app.include_router(directory.router)
     app.include_router(policy.router)
     app.include_router(governance.router)
     app.include_router(audit_log.router)

@@ -20,6 +20,7 @@ NAV: dict[str, tuple[tuple[str, str], ...]] = {
     "dsl": (
         ("/alerts", "Alert queue"),
         ("/devices", "Devices"),
+        ("/directory", "Directory"),
         ("/policy", "Policy"),
         ("/coverage", "Coverage"),
         ("/governance", "Trends"),
@@ -29,6 +30,7 @@ NAV: dict[str, tuple[tuple[str, str], ...]] = {
     "it_admin": (
         ("/devices", "Devices"),
         ("/tokens", "Enrolment tokens"),
+        ("/directory", "Directory"),
         ("/policy", "Policy"),
         ("/users", "Users"),
         ("/coverage", "Coverage"),

@@ -10,7 +10,7 @@ from tests.collector.web.conftest import NOW, add_alert, add_device
 
 PAGES = {
     "dsl": ["/alerts", "/devices", "/policy", "/coverage", "/governance", "/report"],
-    "it_admin": ["/devices", "/tokens", "/policy", "/users", "/coverage"],
+    "it_admin": ["/devices", "/tokens", "/directory", "/policy", "/users", "/coverage"],
     "trustee": ["/coverage", "/governance", "/report"],
 }
 
