@@ -29,7 +29,7 @@ from collector.directory.importers import (
     import_inventory,
     import_people,
 )
-from collector.directory.people import Person, age_band
+from collector.directory.people import ImportReport, Person, age_band
 from collector.directory.policies import (
     GroupPolicy,
     PolicyError,
@@ -324,19 +324,16 @@ async def import_people_file(
     allow_mass_leave: bool = False,
 ) -> dict[str, object]:
     """Import a people export; returns the report (added, changed, left, unusable rows)."""
-    from fastapi.concurrency import run_in_threadpool
-
     data = await _read(file)
     overrides = _yaml(await _read(mapping)) if mapping is not None else None
     try:
-        report = await run_in_threadpool(
-            import_people,
+        report = await run_people_import(
             directory,
             data,
             format,
+            file.filename or "",
+            user.email,
             overrides,
-            filename=file.filename or "",
-            actor=user.email,
             dry_run=dry_run,
             allow_mass_leave=allow_mass_leave,
         )
@@ -563,6 +560,33 @@ def _run(fn: Any) -> Any:
 def _by_external(directory: DirectoryStore, external_id: str) -> Person:
     person: Person = _run(lambda: directory.person_by_external_id(external_id))
     return person
+
+
+async def run_people_import(
+    directory: DirectoryStore,
+    data: bytes,
+    fmt: str,
+    filename: str,
+    actor: str,
+    mapping: dict[str, Any] | None = None,
+    *,
+    dry_run: bool = False,
+    allow_mass_leave: bool = False,
+) -> ImportReport:
+    """`import_people` off the event loop (the REST route and the console page)."""
+    from fastapi.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(
+        import_people,
+        directory,
+        data,
+        fmt,
+        mapping,
+        filename=filename,
+        actor=actor,
+        dry_run=dry_run,
+        allow_mass_leave=allow_mass_leave,
+    )
 
 
 async def _read(upload: UploadFile) -> bytes:

@@ -9,13 +9,12 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from collector.clock import utcnow
-from collector.directory.importers import ExportError, MappingError, import_people
+from collector.directory.importers import ExportError, MappingError
 from collector.directory.people import ImportReport
-from collector.directory.routes import MAX_UPLOAD_BYTES, DirectoryDep
+from collector.directory.routes import MAX_UPLOAD_BYTES, DirectoryDep, run_people_import
 from collector.web.deps import AdminUser, FleetUser
 from collector.web.templating import page
 
@@ -47,14 +46,8 @@ async def directory_import(
     if len(data) > MAX_UPLOAD_BYTES:
         return _page(request, directory, error="The file is larger than 50 MB.", status_code=413)
     try:
-        report = await run_in_threadpool(
-            import_people,
-            directory,
-            data,
-            format,
-            filename=file.filename or "",
-            actor=user.email,
-            dry_run=dry_run,
+        report = await run_people_import(
+            directory, data, format, file.filename or "", user.email, dry_run=dry_run
         )
     except (ExportError, MappingError) as exc:
         return _page(request, directory, error=f"Import refused: {exc}", status_code=422)
