@@ -19,6 +19,8 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 300.0
 # A refused device (revoked, unknown) retries slowly: IT may re-enable it, and hammering helps no one.
 REFUSED_BACKOFF_S = 300.0
+# How long the rate a collector asked for (Throttle) is kept after its last Throttle message.
+THROTTLE_HOLD_S = 60.0
 
 
 @dataclass
@@ -32,6 +34,7 @@ class SenderState:
     policy_version: int = 0
     events_acked: int = 0
     reconnects: int = 0
+    throttles: int = 0  # Throttle messages received (the collector's rate limit)
 
 
 @dataclass
@@ -73,6 +76,11 @@ class Sender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._in_flight: set[int] = set()
         self._slot_free = asyncio.Event()
+        # Pacing asked for by the collector: no batch before _send_after (monotonic), and at
+        # most _max_rate events/s (0: unlimited) until _rate_until.
+        self._send_after = 0.0
+        self._max_rate = 0
+        self._rate_until = 0.0
 
     def wake(self) -> None:
         """Called from any thread when the spool has something new."""
@@ -184,9 +192,21 @@ class Sender:
         elif body == "refusal":
             raise Refused(message.refusal.code, message.refusal.message)
         elif body == "throttle":
-            log.info(
-                "collector asks for at most %d events/s", message.throttle.max_events_per_second
-            )
+            self._throttle(message.throttle, time.monotonic())
+
+    def _throttle(self, throttle: pb.Throttle, now: float) -> None:
+        """Pause for retry_after, then keep to the rate asked for a while. The refused batch
+        was released by its retry ack and is sent again after the pause: nothing is lost."""
+        self.state.throttles += 1
+        self._send_after = max(self._send_after, now + throttle.retry_after_ms / 1000)
+        if throttle.max_events_per_second:
+            self._max_rate = throttle.max_events_per_second
+            self._rate_until = now + THROTTLE_HOLD_S
+        log.info(
+            "collector asks for at most %d events/s; pausing %d ms",
+            throttle.max_events_per_second,
+            throttle.retry_after_ms,
+        )
 
     async def _write(self, stream: Stream, stop: asyncio.Event) -> None:
         next_heartbeat = 0.0
@@ -199,6 +219,9 @@ class Sender:
                 self._slot_free.clear()
                 await _wait_for(self._slot_free, next_heartbeat - time.monotonic())
                 continue
+            if now < self._send_after:
+                await _wait_for(stop, min(self._send_after, next_heartbeat) - now)
+                continue
             self._wake.clear()
             batch_id, events = self.spool.lease(self.config.batch_size)
             if events:
@@ -206,6 +229,8 @@ class Sender:
                 await stream.write(
                     pb.AgentMessage(batch=pb.EventBatch(batch_id=batch_id, events=events))
                 )
+                if self._max_rate and now < self._rate_until:
+                    self._send_after = max(self._send_after, now + len(events) / self._max_rate)
                 continue
             await _wait_for(self._wake, next_heartbeat - time.monotonic())
 
