@@ -20,23 +20,24 @@ import contextlib
 import fcntl
 import logging
 import signal
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import grpc
 import uvicorn
 
 from collector.alerts.config import load_alerts_config
-from collector.alerts.jobs import AlertJobs
+from collector.alerts.jobs import AlertJobs, replica_id
 from collector.directory.store import DirectoryStore, chained_audit
 from collector.directory.watch import DropFolder
 from collector.ingest.service import IngestService
+from collector.jobs import ExclusiveService, JobRunner, PeriodicJob
 from collector.security.ca import CertificateAuthority
 from collector.settings import Settings
 from collector.store import SqlStore, Store, open_store
 from collector.triggers.engine import TriggerEngine
-from collector.triggers.rules import RuleSet, load_rules
+from collector.triggers.rules import load_rules
 from collector.triggers.subjects import CachedResolver
 from collector.web.app import create_app
 from lantern.detection import Engine
@@ -65,20 +66,12 @@ def _split(address: str) -> tuple[str, int]:
 RETENTION_INTERVAL_S = 24 * 3600
 
 
-async def retention_job(directory: DirectoryStore) -> None:
-    """Purge expired data once a day (idempotent, so several replicas doing it is harmless)."""
-    from collector.clock import utcnow
+def retention_once(directory: DirectoryStore, now: datetime) -> None:
+    """Purge expired data (the daily `retention` job)."""
     from collector.retention import purge
 
-    while True:
-        try:
-            report = await asyncio.to_thread(
-                purge, directory.engine, utcnow(), purge_left_people=directory.purge_left
-            )
-            log.info("retention purge: %d rows deleted %s", report.total, report.deleted)
-        except Exception:  # a failed purge must not stop the collector; it retries tomorrow
-            log.exception("retention purge failed")
-        await asyncio.sleep(RETENTION_INTERVAL_S)
+    report = purge(directory.engine, now, purge_left_people=directory.purge_left)
+    log.info("retention purge: %d rows deleted %s", report.total, report.deleted)
 
 
 KEYWORDS_CHECK_S = 30.0
@@ -116,6 +109,29 @@ def startup_lock(var_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# Any fixed number: PostgreSQL advisory lock held while one replica migrates the schema.
+MIGRATION_LOCK = 0x4C414E54
+
+
+def open_store_once(url: str) -> SqlStore:
+    """`open_store`, with replicas on other hosts taking turns to migrate a PostgreSQL schema."""
+    if not url.startswith("postgresql"):
+        return open_store(url)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            try:
+                return open_store(url)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
 
 
 class _Ingest:
@@ -171,33 +187,64 @@ class _Ingest:
 
 
 class _Jobs:
-    """The background jobs: alert jobs, retention purge, the people drop folder."""
+    """The background jobs, each once across replicas (collector/jobs.py): escalation, coverage
+    rules, weekly report, retention purge and the people drop folder; plus the outbox dispatcher,
+    which every replica runs (it leases rows, not the job)."""
 
     def __init__(self, settings: Settings, store: SqlStore, directory: DirectoryStore) -> None:
         self.settings = settings
-        self.store = store
-        self.directory = directory
-        self.rules: RuleSet = load_rules(settings.rules or None)
-        self.tasks: list[asyncio.Task[None]] = []
-        self.drop_folder = (
-            DropFolder(directory, settings.people_drop_dir) if settings.people_drop_dir else None
+        self.holder = replica_id()
+        self.runner = JobRunner(store, self.holder, lease_seconds=settings.job_lease_seconds)
+        self.alerts = (
+            AlertJobs(
+                store,
+                load_rules(settings.rules or None),
+                load_alerts_config(settings.alerts_config),
+                owner=self.holder,
+            )
+            if settings.alert_jobs
+            else None
         )
+        intervals = {
+            **(self.alerts.intervals if self.alerts else {}),
+            "retention": RETENTION_INTERVAL_S,
+        }
+        intervals.update((k, v) for k, v in settings.job_intervals.items() if k in intervals)
+        bodies: dict[str, Callable[[datetime], object]] = {
+            "retention": lambda now: retention_once(directory, now)
+        }
+        if self.alerts is not None:
+            bodies |= {
+                "escalation": self.alerts.escalation_once,
+                "coverage": self.alerts.coverage_once,
+                "weekly_report": self.alerts.weekly_report_once,
+            }
+        self.periodic = [PeriodicJob(name, intervals[name], body) for name, body in bodies.items()]
+        self.services = []
+        if settings.people_drop_dir is not None:
+            folder = settings.people_drop_dir
+
+            def watch() -> Callable[[], None]:
+                drop = DropFolder(directory, folder)
+                drop.start()
+                return drop.stop
+
+            self.services.append(ExclusiveService("drop_folder", watch))
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        if self.settings.alert_jobs:
-            config = load_alerts_config(self.settings.alerts_config)
-            jobs = AlertJobs(self.store, self.rules, config)
-            self.tasks.append(asyncio.create_task(jobs.run()))
-        self.tasks.append(asyncio.create_task(retention_job(self.directory)))
-        if self.drop_folder is not None:
-            self.drop_folder.start()
+        if self.alerts is not None:
+            dispatcher = self.alerts.dispatcher.run_forever(self.alerts.dispatch_interval)
+            self.tasks.append(asyncio.create_task(dispatcher))
+        self.tasks += [asyncio.create_task(self.runner.periodic(job)) for job in self.periodic]
+        self.tasks += [asyncio.create_task(self.runner.exclusive(s)) for s in self.services]
+        log.info("background jobs as %s: %s", self.holder, ", ".join(j.name for j in self.periodic))
 
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.drop_folder is not None:
-            self.drop_folder.stop()
+        await asyncio.to_thread(self.runner.release)
 
 
 class _WebServer(uvicorn.Server):
@@ -249,7 +296,7 @@ async def serve(settings: Settings) -> None:
     if role not in ROLES:
         raise SystemExit(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     with startup_lock(settings.var_dir):
-        store = open_store(settings.database_url)
+        store = open_store_once(settings.database_url)
         directory = DirectoryStore.for_store(store, audit_hook=chained_audit)
         ingest = _Ingest(settings, store, directory) if role in ("all", "ingest") else None
     jobs = _Jobs(settings, store, directory) if role in ("all", "jobs") else None

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     notify_hold_seconds: float = 120.0
     # Run the alert background jobs (outbox, escalation, coverage, weekly report) in this process.
     alert_jobs: bool = True
+    # Background jobs run once across replicas: the holder of a job's lease renews it every third
+    # of this; when the holder dies another replica takes over after at most this long.
+    job_lease_seconds: float = 30.0
+    # Job intervals in seconds, by name (escalation, coverage, weekly_report, retention), over the
+    # defaults (30, 300, 600, 86400); e.g. LANTERN_JOB_INTERVALS='{"retention": 3600}'.
+    job_intervals: dict[str, float] = {}
     # A folder watched for people exports (MIS, Entra, Google); empty: no watching.
     people_drop_dir: Path | None = None
     # Console sign-in with Entra ID / any OpenID Connect provider; empty issuer = off.

@@ -166,3 +166,17 @@ Index("ix_alerts_status_severity", alerts.c.status, alerts.c.severity)
 Index("ix_alerts_dedup", alerts.c.dedup_key, alerts.c.last_seen_at)
 Index("ix_alerts_cohort", alerts.c.cohort_key, alerts.c.created_at)
 Index("ix_alerts_created", alerts.c.created_at)
+
+# One row per background job and period (migration 0006, collector/jobs.py). With the job's lease
+# (job_leases) this is what makes a job run once per period across collector replicas.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("period", BigInteger, primary_key=True),  # seconds since the epoch // the interval
+    Column("holder", String(64), nullable=False),  # the replica that ran it (host-pid-random)
+    Column("attempt", Integer, nullable=False, default=1),  # 2+: taken over from a dead holder
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("outcome", String(512), nullable=True),  # ok, or the error
+)
