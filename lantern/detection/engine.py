@@ -25,12 +25,16 @@ from lantern.detection.lexicon import (
     vocabulary,
 )
 from lantern.detection.match import Atom, AtomMatch, Matcher, _token_index, token_starts
-from lantern.detection.normalise import Normaliser
+from lantern.detection.normalise import Normaliser, squeeze
 
 if TYPE_CHECKING:
     from lantern.detection.incremental import IncrementalScanner
 
 _MENTION_RE = re.compile(r"(?<![\w@])@\w")
+# three single letters in a row ("k i l l") in Normaliser.screen_raw output: screened in full
+_SPACED_RAW_RE = re.compile(r" [a-z] +[a-z] +[a-z](?: |$)")
+# screen words remembered per engine (a few MB at most; titles and typing repeat words heavily)
+WORD_MEMORY = 20_000
 SENTENCE = "."
 FUZZY_ANCHORS = frozenset(
     {"hostile", "threat_call", "threat_verb", "negated_positive", "wish", "identity"}
@@ -56,6 +60,16 @@ class Engine:
         self.matcher.build_screen(lambda a: (a.entry >= 0 and a.seg == 0) or a.set_name in trig)
         self._fuzzy: FuzzyIndex | None = None
         self.load_seconds: float = 0.0
+        self.word_memory = WORD_MEMORY
+        self._seen: dict[str, str] = {}  # screen word -> its squeezed form
+        self._quiet: set[str] = set()  # words that are no part of any screen key
+        self._alarm: set[str] = set()  # words that always take the full screen
+
+    def __getstate__(self) -> dict[str, object]:
+        # the cache file holds the compiled lexicon only, not what this process has seen
+        state = dict(self.__dict__)
+        state.update(_seen={}, _quiet=set(), _alarm=set(), _fuzzy=None)
+        return state
 
     @property
     def fuzzy(self) -> FuzzyIndex:
@@ -108,9 +122,50 @@ class Engine:
 
         Hits cancelled by context (severity 0) are dropped unless ``include_cancelled``.
         """
-        if not text or not self.matcher.any_candidate(self.normaliser.screen(text)):
+        if not text or not self.candidate(text):
             return []
         return self.analyse(text, source, include_cancelled=include_cancelled)
+
+    def candidate(self, text: str) -> bool:
+        """The fast screen: False when ``text`` cannot hold a hit.
+
+        Screen words are remembered (up to ``word_memory`` of them) with their squeezed form and
+        whether they can be part of a screen key at all: a text made only of quiet words is
+        rejected with one set operation, a text of remembered words goes straight to the
+        automaton. The answer is always the same as screening the text from scratch.
+        """
+        norm = self.normaliser
+        raw = norm.screen_raw(text)
+        if raw is None:
+            return self.matcher.any_candidate(norm.normalise(text))
+        words = raw.split()
+        if _SPACED_RAW_RE.search(" " + raw) is None:
+            if self._quiet.issuperset(words):
+                return False
+            seen = self._seen
+            try:
+                squeezed = [seen[w] for w in words]
+            except KeyError:
+                if len(seen) + len(self._alarm) < self.word_memory:
+                    self._learn(words)
+            else:
+                return self.matcher.screen_hit(" ".join(squeezed))
+        return self.matcher.any_candidate(norm.screen_finish(text, raw))
+
+    def _learn(self, words: list[str]) -> None:
+        seen, quiet, alarm, matcher = self._seen, self._quiet, self._alarm, self.matcher
+        for w in words:
+            if w in seen or w in alarm:
+                continue
+            sq = squeeze(w)
+            # a long unknown word that may hide run-together words, or a word squeezed to one
+            # letter ("aa": it could complete spaced letters) always takes the full screen
+            if (len(sq) == 1 and len(w) > 1) or matcher.hides_words(sq):
+                alarm.add(w)
+                continue
+            seen[w] = sq
+            if not matcher.may_start(sq):
+                quiet.add(w)
 
     def analyse(
         self,

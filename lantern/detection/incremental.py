@@ -26,7 +26,7 @@ class IncrementalScanner:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._screen = engine.matcher.any_candidate
+        self._screen = engine.candidate
         self._prev = ""
         # (rule, start) -> end of hits already reported and still in the buffer
         self._reported: dict[tuple[str, int], int] = {}
@@ -70,7 +70,7 @@ class IncrementalScanner:
             lo = sp + 1 if 0 <= sp < changed else lo
         window = buffer[lo:]
         eng = self._engine
-        if not self._screen(eng.normaliser.screen(window)):
+        if not self._screen(window):
             return []
         new: list[Hit] = []
         for h in eng.analyse(window, "typed", boundary_end=boundary_end):

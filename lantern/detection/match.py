@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from lantern.detection.lexicon import GAP, Lexicon, phrase_variants
-from lantern.detection.normalise import Normaliser
+from lantern.detection.lexicon import GAP, NO_INFLECT, Lexicon, phrase_variants
+from lantern.detection.normalise import Normaliser, squeeze
 
 _BOUNDARY = ' ."'
 
@@ -135,6 +135,9 @@ class Matcher:
                 if i + 1 < len(k):
                     variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
         keys.update(v for v in variants if v not in self.known and len(v) >= 3)
+        # a phrase of several words can only match where its anchor (its least common word)
+        # is a token: words that are neither anchors nor whole keys never start a match
+        self.screen_anchors = _anchors(keys)
         padded = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for k in keys:
             padded.add_word(" " + k + " ", 0)
@@ -167,10 +170,21 @@ class Matcher:
         True when an atom sits on word boundaries, or inside a long token that is not a known
         word (it might split into atoms and glue words); the full analysis decides.
         """
-        if next(self.screen_padded.iter(" " + s + " "), None) is not None:
-            return True
+        return self.screen_hit(s) or self.hides_words(s)
+
+    def screen_hit(self, s: str) -> bool:
+        """The automaton part of :meth:`any_candidate` (for text known to hold no long unknown
+        token)."""
+        return next(self.screen_padded.iter(" " + s + " "), None) is not None
+
+    def may_start(self, w: str) -> bool:
+        """Can the screen token ``w`` be part of a screen key: a one-word key, or the anchor of
+        a longer one? (When no token of a text can, the screen automaton cannot fire.)"""
+        return w in self.screen_anchors or self.screen_hit(w)
+
+    def hides_words(self, s: str) -> bool:
+        """A long unknown token may hide run-together words ("ihatemuslims", "muchdisdain")."""
         if self.glue:
-            # a long unknown token may hide run-together words ("ihatemuslims", "muchdisdain")
             known = self.known
             for tok in _LONG_RE.findall(s):
                 if (
@@ -243,6 +257,28 @@ class Matcher:
                 out.extend(AtomMatch(self.atoms[x], t, t + 1, a + prev, a + pos) for x in got)
             pos = prev
         return out
+
+
+# everyday words never chosen as the anchor of a phrase that has another word
+_COMMON_WORDS = """one two more most many much over through said say says made make makes work
+    year years world people time times day new first last long back end life way good great best
+    better well even also only other some like get got go goes going come came take took give gave
+    see saw know think want need use used find found tell told ask call called try still national
+    state government country city number part place group case week month home after before
+    between around down under again there here then than now out own same each every such both
+    few little big small old young high right left man men woman women child children mum dad
+    family friend friends name school"""
+_COMMON = frozenset(squeeze(w) for w in NO_INFLECT | frozenset(_COMMON_WORDS.split()))
+
+
+def _anchors(keys: set[str]) -> frozenset[str]:
+    """For each key of several words, the word least likely to be common (every word of a key
+    must be a token for it to match, so texts without any anchor skip the automaton)."""
+    return frozenset(
+        min(k.split(" "), key=lambda w: (w in _COMMON, len(w) <= 2, -len(w)))
+        for k in keys
+        if " " in k
+    )
 
 
 def _inflected_known(tok: str, known: frozenset[str]) -> bool:

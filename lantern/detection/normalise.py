@@ -271,24 +271,39 @@ class Normaliser:
         This is the hot path (titles, keystrokes): for ASCII text it is a handful of C-level
         string operations. Text it cannot screen cheaply gets the full normal form.
         """
+        raw = self.screen_raw(text)
+        if raw is None:
+            return self.normalise(text)
+        return self.screen_finish(text, raw)
+
+    def screen_raw(self, text: str) -> str | None:
+        """The first steps of :meth:`screen`: ASCII, lower case, leet resolved, punctuation as
+        spaces, repeated letters not yet squeezed (``[a-z0-9]`` words between runs of spaces).
+        None when the text needs the full normal form (scripts other than Latin)."""
         if not text.isascii():
             # accents, dashes, curly quotes: fold to ASCII cheaply; other scripts take the
             # full path (homoglyph mapping needs it)
             folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
             folded = folded.translate(_ZW_TABLE).translate(_FOLD).translate(_PUNCT_FOLD)
             if not folded.isascii():
-                return self.normalise(text)
+                return None
             text = folded
         s = text
-        if "'" in s or "`" in s:
-            s = _APOS_RE.sub("", s)
-        if "@" in s or "#" in s:
-            s = _MENTION_RE.sub(" ", s.lower())
-        if (_LEET_SYM_RE.search(s) or _LEET_DIGIT_RE.search(s)) and _LEET_ANY_RE.search(s.lower()):
-            s = _LEET_TOKEN_RE.sub(self._deleet, s.lower())
-        # one C-level pass lower-cases and turns punctuation into spaces (or . and ")
-        s = s.encode("ascii").translate(_SCREEN_BYTES).decode("ascii")
-        s = " ".join(_SQUEEZE_ASCII_RE.sub("", s).split())
+        if _SPECIAL_QUICK_RE.search(s) is not None:  # most titles have none of these
+            if "'" in s or "`" in s:
+                s = _APOS_RE.sub("", s)
+            if "@" in s or "#" in s:
+                s = _MENTION_RE.sub(" ", s.lower())
+            if (_LEET_SYM_RE.search(s) or _LEET_DIGIT_RE.search(s)) and _LEET_ANY_RE.search(
+                s.lower()
+            ):
+                s = _LEET_TOKEN_RE.sub(self._deleet, s.lower())
+        # one C-level pass lower-cases and turns punctuation into spaces
+        return s.encode("ascii").translate(_SCREEN_BYTES).decode("ascii")
+
+    def screen_finish(self, text: str, raw: str) -> str:
+        """:meth:`screen` from the :meth:`screen_raw` form ``raw`` of ``text``."""
+        s = " ".join(_SQUEEZE_ASCII_RE.sub("", raw).split())
         if _SPACED_SCREEN_RE.search(" " + s):
             return self.normalise(text)
         return s

@@ -100,3 +100,42 @@ def test_category_filter() -> None:
     e = Engine.load(categories=["violence"])
     assert e.scan("i want to kill myself") == []
     assert e.scan("im going to stab him")
+
+
+SCREEN_TEXTS = [
+    "Weather in Leeds tomorrow - BBC Weather",
+    "i want to kill myself",
+    "k i l l myself",
+    "KILL MYSELFFFF",
+    "aa b c",
+    "ihatemuslims and more",
+    "Penistone Scunthorpe Essex",
+    "y'all don't @someone #hashtag",
+    "f*ck th1s $hit",
+    "Café crème – “quotes”",
+    "Привет мир",
+    "",
+    "   ...   ",
+    "are you in year 9",
+    "economic migrants are vermin",
+]
+
+
+def test_remembered_words_screen_like_the_full_screen() -> None:
+    """The screen's word memory changes speed only: cold, warm and full screens agree."""
+    eng = Engine.load()
+    full = [eng.matcher.any_candidate(eng.normaliser.screen(t)) for t in SCREEN_TEXTS]
+    assert any(full) and not all(full)
+    assert [eng.candidate(t) for t in SCREEN_TEXTS] == full  # learning
+    assert [eng.candidate(t) for t in SCREEN_TEXTS] == full  # remembered
+    assert eng._seen and eng._quiet
+
+
+def test_word_memory_is_bounded_and_not_cached() -> None:
+    eng = Engine.load()
+    eng.word_memory = 5
+    for t in SCREEN_TEXTS:
+        eng.candidate(t)
+    assert len(eng._seen) + len(eng._alarm) < 5 + 10
+    state = eng.__getstate__()
+    assert state["_seen"] == {} and state["_quiet"] == set()
