@@ -59,3 +59,26 @@ def test_custom_lexicon_dir(tmp_path: Path) -> None:
     e = Engine.load(tmp_path, cache=False)
     assert [h.rule for h in e.scan("i will smash the window")] == ["violence.t"]
     assert e.version != Engine.load().version
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok i'll see you at the van, dat wat i said you paki",
+        "per my last message, die hard fans met you at la liga you paki",
+    ],
+)
+def test_english_and_chat_words_are_not_read_as_another_language(engine: Engine, text: str) -> None:
+    # "I'll" normalises to "il", "ook" to "ok": cue words of the other_language cue must not be
+    # English words or chat spellings, or an English slur is lowered as if it were Dutch
+    hits = engine.scan(text, include_cancelled=True)
+    assert any(h.severity >= 3 and h.rule == "discrimination.slur_race" for h in hits)
+    assert all("other_language" not in h.reasons for h in hits)
+
+
+def test_cue_phrases_are_lists_of_strings() -> None:
+    lex = load_lexicon()
+    for cue in lex.cues.values():
+        assert cue.phrases and all(isinstance(p, str) and p.strip() for p in cue.phrases), cue.name
+    # the cigarette sense needs more than "a fag" ("you're a fag" is the slur)
+    assert "a fag" not in lex.cues["homonym_cigarette"].phrases
