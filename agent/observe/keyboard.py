@@ -19,7 +19,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.observe.typed_text import Edit, Op
@@ -34,6 +34,11 @@ class KeyStroke:
 
     ``name`` is set for special keys (pynput's ``Key`` names: ``"backspace"``, ``"ctrl_r"``…),
     ``char`` for character keys. ``combining`` is the combining mark of a dead key.
+
+    ``mods`` (``MOD_*`` bits) is the set of modifiers held, when the platform's event says so
+    (X11 RECORD: the key event's state); then releases are not needed, and ``char`` is already
+    the character the layout gives with those modifiers (AltGr included). ``-1``: unknown
+    (pynput), and the decoder tracks modifiers from their presses and releases.
     """
 
     name: str = ""
@@ -41,6 +46,7 @@ class KeyStroke:
     dead: bool = False
     combining: str = ""
     vk: int = 0  # the platform's key symbol (X11 keysym), for AltGr translation
+    mods: int = field(default=-1, compare=False)
 
     def __repr__(self) -> str:  # never show typed characters
         return f"KeyStroke(name={self.name!r}, char={'<redacted>' if self.char else ''!r})"
@@ -73,6 +79,7 @@ _CMD = frozenset({"cmd", "cmd_l", "cmd_r"})
 _SHIFT = frozenset({"shift", "shift_l", "shift_r"})
 _ALT_GR = frozenset({"alt_gr"})
 _MODIFIERS = _CTRL | _ALT | _CMD | _SHIFT | _ALT_GR
+MOD_SHIFT, MOD_CTRL, MOD_ALT, MOD_CMD, MOD_ALT_GR = 1, 2, 4, 8, 16
 
 #: Given the key symbol of a character key and whether Shift is held, the character AltGr makes
 #: of it (``None`` when the platform's key events already carry it, or there is none).
@@ -102,6 +109,13 @@ class KeyDecoder:
         self._cmd: set[str] = set()
         self._shift: set[str] = set()
         self._alt_gr: set[str] = set()
+        self._mod_groups = (
+            (MOD_SHIFT, self._shift, "shift"),
+            (MOD_CTRL, self._ctrl, "ctrl"),
+            (MOD_ALT, self._alt, "alt"),
+            (MOD_CMD, self._cmd, "cmd"),
+            (MOD_ALT_GR, self._alt_gr, "alt_gr"),
+        )
         self._dead: KeyStroke | None = None
         # pynput on X11 reports AltGr+key as AltGr then the key's base character ("4" for "€");
         # the platform knows the layout's third level.
@@ -118,6 +132,14 @@ class KeyDecoder:
 
     def feed(self, stroke: KeyStroke, pressed: bool) -> Edit | None:
         """One press or release; returns the edit it makes, if any."""
+        mods = stroke.mods
+        if mods >= 0:  # the event says which modifiers are held: take that as the truth
+            for bit, group, placeholder in self._mod_groups:
+                if mods & bit:
+                    if not group:
+                        group.add(placeholder)
+                elif group:
+                    group.clear()
         name = stroke.name
         if name in _MODIFIERS:
             group = (
@@ -189,7 +211,7 @@ class KeyDecoder:
             self._dead = stroke
             return None
         char = stroke.char
-        if self._alt_gr and self._level3 is not None and stroke.vk:
+        if self._alt_gr and self._level3 is not None and stroke.vk and stroke.mods < 0:
             char = self._level3(stroke.vk, bool(self._shift)) or char
         if not char or any(unicodedata.category(c) == "Cc" for c in char):
             return None

@@ -200,7 +200,7 @@ class Observer:
             self._windows.start(self._on_window)
             self._keyboard = self._new_keyboard()
             if self._policy.capture_typed:
-                self._keyboard.start(self._on_key)
+                self._start_keyboard()
 
     def stop(self) -> None:
         """Stop every thread; returns within a few seconds even if a platform call hangs."""
@@ -249,8 +249,19 @@ class Observer:
                     self._keyboard.stop(_STOP_TIMEOUT_S)
                     self._keyboard = self._new_keyboard()
                 elif policy.capture_typed and not old.capture_typed:
-                    self._keyboard.start(self._on_key)
+                    self._start_keyboard()
             self._queue.put(("policy", policy))
+
+    def _start_keyboard(self) -> None:
+        """Start the platform's own key source; if it cannot start, pynput's listener, whose
+        status then says why keys are unavailable (e.g. no X RECORD) if it cannot either."""
+        assert self._keyboard is not None and self._backend is not None
+        status = self._keyboard.start(self._on_key)
+        if status != OK and not isinstance(self._keyboard, KeyboardListener):
+            log.warning("platform key source unavailable (%s): trying pynput", status)
+            self._keyboard.stop(_STOP_TIMEOUT_S)
+            self._keyboard = KeyboardListener(self._backend)
+            self._keyboard.start(self._on_key)
 
     def _new_keyboard(self) -> KeySource:
         backend = self._backend

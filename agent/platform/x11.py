@@ -78,8 +78,9 @@ class X11Backend:
             self._keyboard_listeners = [*self._keyboard_listeners, listener]
 
     def key_source(self) -> Any:
-        """The lean RECORD reader when ``LANTERN_X11_KEYS=record``; else None (use pynput)."""
-        if os.environ.get("LANTERN_X11_KEYS", "").lower() != "record":
+        """The lean RECORD reader (:mod:`.x11_record`); ``LANTERN_X11_KEYS=pynput`` for None
+        (pynput's listener instead)."""
+        if os.environ.get("LANTERN_X11_KEYS", "").lower() == "pynput":
             return None
         from agent.platform.x11_record import X11KeyRecorder
 

@@ -1,21 +1,24 @@
-"""A lean X11 key source: X RECORD replies read straight off the socket (opt-in).
+"""The X11 key source: X RECORD replies read straight off the socket (the default on X11).
 
-pynput's X11 listener spends ~140 µs of Python per key event in python-xlib's generic reply
-parser (measured: ~1.5% of a core at 50 characters/s, over the ≤1% budget for the whole agent).
-This reader sets the RECORD context up with python-xlib, then reads the ``RecordEnableContext``
-reply stream itself: each reply is a 32-byte header plus whole 32-byte core key events, parsed
-with ``struct``. Keycodes are translated with the layout's core keymap (group, Shift, Caps Lock,
-AltGr level 3), kept current through MappingNotify.
+pynput's X11 listener spends ~270 µs of Python per typed character in python-xlib's generic reply
+parser and its own key objects (measured: ~2.5% of a core at 50 characters/s, over the ≤1% budget
+for the whole agent). This reader sets the RECORD context up with python-xlib, then reads the
+``RecordEnableContext`` reply stream itself: each reply is a 32-byte header plus whole 32-byte
+core key events, parsed with ``struct``. Per event it costs one dictionary look-up:
 
-Enabled with ``LANTERN_X11_KEYS=record``; pynput stays the default until this has run on real
-laptops. It produces :class:`~agent.observe.keyboard.KeyStroke` objects, so everything above the
-platform is the same. Like the pynput path, it never logs a key.
+* keycode + the modifier bits that choose a symbol (Shift, Lock, group, AltGr, Num Lock) →
+  a ready :class:`~agent.observe.keyboard.KeyStroke`, cached, the cache emptied when the keymap
+  changes (MappingNotify arrives on the recording connection too);
+* releases are dropped at once except for modifiers (the decoder only tracks held modifiers);
+* keysyms become characters through :mod:`agent.platform.x11_keysyms`, not pynput's tables.
+
+``LANTERN_X11_KEYS=pynput`` selects pynput's listener instead; without RECORD neither can run and
+the keyboard is reported unavailable. Like the pynput path, it never logs a key.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import select
 import struct
 import threading
@@ -23,11 +26,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent.platform.base import OK, unavailable
+from agent.platform.base import OK, WakePipe, unavailable
+from agent.platform.x11_keysyms import DEAD_KEYS, keysym_char
 
 log = logging.getLogger(__name__)
 
-_KEY_PRESS, _KEY_RELEASE, _MAPPING_NOTIFY = 2, 3, 34
+_KEY_PRESS, _MAPPING_NOTIFY = 2, 34
 _REPLY, _ERROR = 1, 0
 _FROM_SERVER, _END_OF_DATA = 0, 5
 _RECORD_ENABLE_CONTEXT = 5
@@ -78,21 +82,7 @@ _KEYPAD_CHARS.update({0xFFB0 + i: str(i) for i in range(10)})
 
 StrokeCallback = Callable[[Any, bool, float], None]
 
-
-def _char_tables() -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
-    """keysym -> character and dead keysym -> (spacing char, combining char), from pynput's
-    keysym tables (the only offline source of the legacy keysym -> Unicode mapping we ship)."""
-    from pynput._util import xorg_keysyms  # needs $DISPLAY, like any pynput import
-
-    chars: dict[int, str] = {}
-    dead: dict[int, tuple[str, str]] = {}
-    spacing = {v: k for k, v in getattr(xorg_keysyms, "DEAD_KEYS", {}).items()}
-    for name, (keysym, char) in xorg_keysyms.SYMBOLS.items():
-        if name.startswith("dead_"):
-            dead[keysym] = (spacing.get(char, char), char)
-        elif char:
-            chars.setdefault(keysym, char)
-    return chars, dead
+_GROUP_BITS = 0x6000
 
 
 class X11KeyRecorder:
@@ -105,12 +95,13 @@ class X11KeyRecorder:
         self._stopping = threading.Event()
         self._ctl: Any = None
         self._context = 0
-        self._wake_r, self._wake_w = -1, -1
+        self._wake: WakePipe | None = None
         self._keymap: list[tuple[int, ...]] = []
         self._min_keycode = 8
         self._masks = {"level3": 0, "numlock": 0}
-        self._chars: dict[int, str] = {}
-        self._dead: dict[int, tuple[str, str]] = {}
+        # keycode | (the state bits that matter) << 8 -> KeyStroke
+        self._cache: dict[int, Any] = {}
+        self._state_mask = _SHIFT | _LOCK | _CONTROL | _GROUP_BITS
 
     def start(self, on_key: StrokeCallback) -> str:
         """Start recording; returns the keyboard capability. Never blocks for long."""
@@ -121,8 +112,6 @@ class X11KeyRecorder:
         from Xlib.ext import record
 
         try:
-            os.environ["DISPLAY"] = self._display_name  # pynput's tables import needs it
-            self._chars, self._dead = _char_tables()
             ctl = xdisplay.Display(self._display_name)
             if not ctl.has_extension("RECORD"):
                 ctl.close()
@@ -141,7 +130,9 @@ class X11KeyRecorder:
                         "ext_requests": (0, 0, 0, 0),
                         "ext_replies": (0, 0, 0, 0),
                         "delivered_events": (0, 0),
-                        "device_events": (X.KeyPress, X.KeyRelease),
+                        # Presses only: each carries the modifiers held, so releases (half
+                        # the traffic, and a wake-up each) are never sent to us.
+                        "device_events": (X.KeyPress, X.KeyPress),
                         "errors": (0, 0),
                         "client_started": False,
                         "client_died": False,
@@ -157,7 +148,7 @@ class X11KeyRecorder:
         except Exception as exc:
             self._status = unavailable(f"X RECORD setup failed ({type(exc).__name__})")
             return self._status
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake = WakePipe()
         self._status = OK
         self._thread = threading.Thread(
             target=self._run, args=(rec, on_key), name="lantern-x11-keys", daemon=True
@@ -179,11 +170,8 @@ class X11KeyRecorder:
                 self._ctl.flush()
             except Exception:
                 pass
-        if self._wake_w >= 0:
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
+        if self._wake is not None:
+            self._wake.wake()
         if self._thread is not None:
             self._thread.join(timeout)
         if self._ctl is not None:
@@ -193,13 +181,8 @@ class X11KeyRecorder:
             except Exception:
                 pass
             self._ctl = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._wake_r = self._wake_w = -1
+        if self._wake is not None:
+            self._wake.close()
         if self._status == OK:
             self._status = unavailable("stopped")
 
@@ -207,11 +190,12 @@ class X11KeyRecorder:
 
     def _run(self, rec: Any, on_key: StrokeCallback) -> None:
         sock = rec.display.socket
+        wake_r = self._wake.r if self._wake is not None else -1
         buf = b""
         try:
             while not self._stopping.is_set():
-                ready, _, _ = select.select([sock, self._wake_r], [], [], 300.0)
-                if self._wake_r in ready:
+                ready, _, _ = select.select([sock, wake_r], [], [], 300.0)
+                if wake_r in ready:
                     return
                 if not ready:
                     continue
@@ -236,6 +220,7 @@ class X11KeyRecorder:
         """Consume whole replies/events from ``buf``; returns the rest and whether data ended."""
         pos, n = 0, len(buf)
         unpack = struct.unpack_from
+        cache = self._cache
         while n - pos >= 32:
             kind = buf[pos]
             if kind == _REPLY:
@@ -246,11 +231,17 @@ class X11KeyRecorder:
                 category = buf[pos + 1]
                 if category == _FROM_SERVER:
                     now = time.monotonic()
+                    mask = self._state_mask
                     for i in range(pos + 32, end - 31, 32):
                         etype = buf[i] & 0x7F
-                        if etype in (_KEY_PRESS, _KEY_RELEASE):
+                        if etype == _KEY_PRESS:
+                            keycode = buf[i + 1]
                             (state,) = unpack("=H", buf, i + 28)
-                            on_key(self._stroke(buf[i + 1], state), etype == _KEY_PRESS, now)
+                            key = keycode | (state & mask) << 8
+                            stroke = cache.get(key)
+                            if stroke is None:
+                                stroke = cache[key] = self._stroke(keycode, state)
+                            on_key(stroke, True, now)
                 elif category == _END_OF_DATA:
                     return b"", True
                 pos = end
@@ -272,8 +263,13 @@ class X11KeyRecorder:
         self._min_keycode = info.min_keycode
         count = info.max_keycode - info.min_keycode + 1
         self._keymap = [tuple(row) for row in ctl.get_keyboard_mapping(self._min_keycode, count)]
-        masks = {"level3": 0, "numlock": 0}
-        wanted = {"level3": (0xFE03, 0xFF7E), "numlock": (0xFF7F,)}
+        masks = {"level3": 0, "numlock": 0, "alt": 0, "super": 0}
+        wanted = {
+            "level3": (0xFE03, 0xFF7E),
+            "numlock": (0xFF7F,),
+            "alt": (0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8),  # Alt_L/R, Meta_L/R
+            "super": (0xFFEB, 0xFFEC),  # Super_L/R
+        }
         for index, keycodes in enumerate(ctl.get_modifier_mapping()):
             for keycode in keycodes:
                 syms = self._syms(keycode)
@@ -281,13 +277,45 @@ class X11KeyRecorder:
                     if any(s in keysyms for s in syms):
                         masks[name] |= 1 << index
         self._masks = masks
+        self._index_keymap()
+
+    def _index_keymap(self) -> None:
+        """After the keymap or modifier masks changed: forget cached strokes."""
+        self._cache = {}
+        m = self._masks
+        self._state_mask = (
+            _SHIFT
+            | _LOCK
+            | _CONTROL
+            | _GROUP_BITS
+            | m["level3"]
+            | m["numlock"]
+            | m.get("alt", 0)
+            | m.get("super", 0)
+        )
 
     def _syms(self, keycode: int) -> tuple[int, ...]:
         i = keycode - self._min_keycode
         return self._keymap[i] if 0 <= i < len(self._keymap) else ()
 
     def _stroke(self, keycode: int, state: int) -> Any:
-        from agent.observe.keyboard import KeyStroke  # observe is above platform: import late
+        """The stroke for ``keycode`` with modifier ``state``, carrying the modifiers held."""
+        from dataclasses import replace
+
+        from agent.observe import keyboard as kb  # observe is above platform: import late
+
+        m = self._masks
+        mods = (
+            (kb.MOD_SHIFT if state & _SHIFT else 0)
+            | (kb.MOD_CTRL if state & _CONTROL else 0)
+            | (kb.MOD_ALT if state & m.get("alt", 0) else 0)
+            | (kb.MOD_CMD if state & m.get("super", 0) else 0)
+            | (kb.MOD_ALT_GR if state & m["level3"] else 0)
+        )
+        return replace(self._translate(keycode, state), mods=mods)
+
+    def _translate(self, keycode: int, state: int) -> Any:
+        from agent.observe.keyboard import KeyStroke
 
         syms = self._syms(keycode)
         if not syms:
@@ -310,12 +338,10 @@ class X11KeyRecorder:
                 return KeyStroke(char=_KEYPAD_CHARS[keysym], vk=keysym)
         if keysym in _SPECIAL:
             return KeyStroke(name=_SPECIAL[keysym])
-        if keysym in self._dead:
-            spacing, combining = self._dead[keysym]
+        if keysym in DEAD_KEYS:
+            spacing, combining = DEAD_KEYS[keysym]
             return KeyStroke(char=spacing, dead=True, combining=combining, vk=keysym)
-        char = self._chars.get(keysym, "")
-        if not char and keysym & 0xFF000000 == 0x01000000:
-            char = chr(keysym & 0x00FFFFFF)
+        char = keysym_char(keysym)
         if char and state & _LOCK and not shift and char.isalpha():
             char = char.upper()  # Caps Lock on letters
         return KeyStroke(char=char, vk=keysym)

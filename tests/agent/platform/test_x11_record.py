@@ -29,9 +29,7 @@ def recorder() -> X11KeyRecorder:
     rec._min_keycode = 8
     rec._keymap = [KEYMAP.get(k, ()) for k in range(8, 256)]
     rec._masks = {"level3": LEVEL3, "numlock": NUMLOCK}
-    rec._chars = {0x6C6: "ф", 0x6E6: "Ф", 0xE6: "æ", 0xC6: "Æ", 0x20AC: "€", 0xBD: "½"}
-    rec._chars.update({c: chr(c) for c in range(0x20, 0x7F)})
-    rec._dead = {0xFE51: ("´", "\u0301"), 0xFE57: ("¨", "\u0308")}
+    rec._index_keymap()
     return rec
 
 
@@ -79,13 +77,46 @@ def test_translation(
 
 
 def test_parses_batched_events_and_partial_replies(recorder: X11KeyRecorder) -> None:
-    data = reply(key_event(True, 38, 0), key_event(False, 38, 0)) + reply(key_event(True, 22, 0))
+    data = reply(key_event(True, 38, 0), key_event(True, 13, 1)) + reply(key_event(True, 22, 0))
     got, rest, done = strokes(recorder, data[:100])  # first reply whole, second cut short
-    assert [(k.char, p) for k, p in got] == [("a", True), ("a", False)]
+    assert [(k.char, p) for k, p in got] == [("a", True), ("$", True)]
     assert not done and rest == data[96:100]
     got, rest, done = strokes(recorder, rest + data[100:])
     assert [(k.name, p) for k, p in got] == [("backspace", True)]
     assert rest == b"" and not done
+
+
+def test_strokes_carry_the_held_modifiers_and_are_cached_per_state(
+    recorder: X11KeyRecorder,
+) -> None:
+    from agent.observe.keyboard import MOD_ALT_GR, MOD_CTRL, MOD_SHIFT, KeyDecoder
+    from agent.observe.typed_text import Op
+
+    got, _, _ = strokes(
+        recorder,
+        reply(key_event(True, 38, 4), key_event(True, 38, 0), key_event(True, 38, 4)),
+    )
+    ctrl_a, a, again = (k for k, _ in got)
+    assert (ctrl_a.char, ctrl_a.mods, a.mods) == ("a", MOD_CTRL, 0)
+    assert again is ctrl_a  # one translation per (key, state), then a dictionary look-up
+    assert recorder._stroke(13, LEVEL3 | 1).mods == MOD_ALT_GR | MOD_SHIFT
+    decoder = KeyDecoder(level3=lambda *_: "wrong")  # never asked: the stroke is final
+    edits = [decoder.feed(k, True) for k in (ctrl_a, a, recorder._stroke(13, LEVEL3))]
+    assert [e.op if e else None for e in edits] == [Op.CLEAR, Op.INSERT, Op.INSERT]
+    assert edits[2] is not None and edits[2].text == "€"
+    recorder._index_keymap()  # MappingNotify: the cache starts again
+    assert recorder._cache == {}
+
+
+def test_legacy_keysyms_have_their_characters() -> None:
+    from agent.platform.x11_keysyms import keysym_char
+
+    assert keysym_char(0x6C1) == "а"  # Cyrillic_a
+    assert keysym_char(0x1B1) == "ą"  # aogonek (Latin-2)
+    assert keysym_char(0x7E1) == "α"  # Greek_alpha
+    assert keysym_char(0x20AC) == "€"  # EuroSign
+    assert keysym_char(0x1000263) == "ɣ"  # a Unicode keysym
+    assert keysym_char(0xFFBE) == ""  # F1 types nothing
 
 
 def test_end_of_data_ends_the_stream(recorder: X11KeyRecorder) -> None:
