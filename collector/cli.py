@@ -273,12 +273,10 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def _open_directory(args: argparse.Namespace) -> "DirectoryStore":
-    from collector.directory.store import DirectoryStore, chained_audit
+    from collector.directory.store import DirectoryStore
     from collector.store import open_store
 
-    return DirectoryStore.for_store(
-        open_store(_settings(args).database_url), audit_hook=chained_audit
-    )
+    return DirectoryStore.for_store(open_store(_settings(args).database_url))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,7 +29,7 @@ import uvicorn
 
 from collector.alerts.config import load_alerts_config
 from collector.alerts.jobs import AlertJobs, replica_id
-from collector.directory.store import DirectoryStore, chained_audit
+from collector.directory.store import DirectoryStore
 from collector.directory.watch import DropFolder
 from collector.ingest.service import IngestService
 from collector.jobs import ExclusiveService, JobRunner, PeriodicJob
@@ -297,7 +297,7 @@ async def serve(settings: Settings) -> None:
         raise SystemExit(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     with startup_lock(settings.var_dir):
         store = open_store_once(settings.database_url)
-        directory = DirectoryStore.for_store(store, audit_hook=chained_audit)
+        directory = DirectoryStore.for_store(store)
         ingest = _Ingest(settings, store, directory) if role in ("all", "ingest") else None
     jobs = _Jobs(settings, store, directory) if role in ("all", "jobs") else None
     web = _web(settings, store) if role in ("all", "web") else None

@@ -179,20 +179,6 @@ directory_imports = Table(
     Column("summary", JSON, nullable=False, default=dict),
 )
 
-directory_audit = Table(
-    "directory_audit",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("at", UTCDateTime, nullable=False),
-    # Purpose: every change to a person, login, group, policy or flag is attributable.
-    # Retention: as the audit log (longer than the people it mentions; holds ids, not names).
-    Column("actor", String(320), nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("person_id", Integer, nullable=True),  # no FK: the audit outlives a purged person
-    # Field names changed, group names, flag ids: never the personal values themselves.
-    Column("detail", JSON, nullable=False, default=dict),
-)
-Index("ix_directory_audit_person", directory_audit.c.person_id)
 
 DIRECTORY_TABLES = (
     people,
@@ -204,5 +190,4 @@ DIRECTORY_TABLES = (
     group_policies,
     person_flags,
     directory_imports,
-    directory_audit,
 )

@@ -41,7 +41,6 @@ from collector.directory.store import (
     DirectoryStore,
     Flag,
     PersonNotFound,
-    chained_audit,
 )
 from collector.directory.subject import Subject
 from collector.store.interface import UserRecord
@@ -59,7 +58,7 @@ def get_directory(request: Request) -> DirectoryStore:
     """The app's DirectoryStore (app.state.directory), made from app.state.store on first use."""
     directory: DirectoryStore | None = getattr(request.app.state, "directory", None)
     if directory is None:
-        directory = DirectoryStore.for_store(request.app.state.store, audit_hook=chained_audit)
+        directory = DirectoryStore.for_store(request.app.state.store)
         request.app.state.directory = directory
     return directory
 

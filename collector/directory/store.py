@@ -3,12 +3,13 @@
 It shares the engine (and on SQLite the write lock) with `SqlStore`, so the schema is one
 database and one migration history. `resolve`, `device_facts` and `policy_for_device` only read:
 triggers may call them inside the ingest transaction. Every write to a person, login, group,
-policy or flag leaves a row in `directory_audit` (ids and field names, never the values).
+policy or flag leaves a row in the collector's hash-chained audit log (`collector/alerts/audit.py`;
+ids and field names, never the values).
 """
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -130,54 +131,22 @@ class ImportRecord:
 
 
 FLAG_KINDS = ("known_case",)
-
-# (conn, actor, action, person_id, detail, at): mirrors each directory audit row elsewhere.
-AuditHook = Callable[[Connection, str, str, int | None, dict[str, Any], datetime], None]
-
-
-def chained_audit(
-    conn: Connection,
-    actor: str,
-    action: str,
-    person_id: int | None,
-    detail: dict[str, Any],
-    at: datetime,
-) -> None:
-    """The audit hook every collector entry point uses: directory changes also go into the
-    hash-chained audit log, in the same transaction."""
-    from collector.alerts import audit
-
-    audit.append(
-        conn,
-        actor=actor,
-        action=f"directory.{action}",
-        object_type="person" if person_id is not None else "directory",
-        object_id=person_id if person_id is not None else "-",
-        at=at,
-        detail=detail,
-    )
+# Directory actions in the audit chain are "directory.<action>" ("directory.person.purged").
+AUDIT_PREFIX = "directory."
 
 
 class DirectoryStore:
-    def __init__(
-        self,
-        engine: Engine,
-        write_lock: "threading.Lock | None" = None,
-        audit_hook: AuditHook | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, write_lock: "threading.Lock | None" = None) -> None:
         self.engine = engine
         # SQLite has one writer: share SqlStore's lock when there is one (see for_store).
         if write_lock is None and engine.dialect.name == "sqlite":
             write_lock = threading.Lock()
         self._write_lock = write_lock
-        # Called for every audit row, inside the same transaction: the collector passes one
-        # that appends to its hash-chained audit log (docs/directory.md, "Privacy").
-        self._audit_hook = audit_hook
 
     @classmethod
-    def for_store(cls, store: Any, audit_hook: AuditHook | None = None) -> "DirectoryStore":
+    def for_store(cls, store: Any) -> "DirectoryStore":
         """The directory over an open `SqlStore` (same engine, same SQLite write lock)."""
-        return cls(store.engine, getattr(store, "_write_lock", None), audit_hook)
+        return cls(store.engine, getattr(store, "_write_lock", None))
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -234,14 +203,21 @@ class DirectoryStore:
         )
 
     def _audit_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        conn.execute(insert(dm.directory_audit), rows)
-        if self._audit_hook is not None:
-            for r in rows:
-                self._audit_hook(
-                    conn, r["actor"], r["action"], r["person_id"], r["detail"], r["at"]
-                )
+        """Into the collector's hash-chained audit log, in the caller's transaction: one audit
+        trail for everything (docs/directory.md, "Privacy")."""
+        from collector.alerts import audit  # import cycle: collector.store imports the alerts
+
+        for r in rows:
+            pid = r["person_id"]
+            audit.append(
+                conn,
+                actor=r["actor"],
+                action=f"{AUDIT_PREFIX}{r['action']}",
+                object_type="person" if pid is not None else "directory",
+                object_id=pid if pid is not None else "-",
+                at=r["at"],
+                detail=r["detail"],
+            )
 
     # ------------------------------------------------------------------ people import
     def apply_people_import(
@@ -1399,14 +1375,26 @@ class DirectoryStore:
         return len(ids)
 
     def audit_log(self, person_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
-        a = dm.directory_audit
-        query = select(a).order_by(a.c.id.desc()).limit(limit)
+        """Directory changes from the audit chain, newest first (of one person, or all)."""
+        from collector.alerts.models import audit_log as a
+
+        query = (
+            select(a)
+            .where(a.c.action.startswith(AUDIT_PREFIX))
+            .order_by(a.c.seq.desc())
+            .limit(limit)
+        )
         if person_id is not None:
-            query = query.where(a.c.person_id == person_id)
+            query = query.where(a.c.object_type == "person", a.c.object_id == str(person_id))
         with self.engine.connect() as conn:
             return [
                 AuditEntry(
-                    r["id"], r["at"], r["actor"], r["action"], r["person_id"], dict(r["detail"])
+                    r["seq"],
+                    r["at"],
+                    r["actor"],
+                    r["action"].removeprefix(AUDIT_PREFIX),
+                    int(r["object_id"]) if r["object_type"] == "person" else None,
+                    dict(r["detail"]),
                 )
                 for r in conn.execute(query).mappings()
             ]
@@ -1481,7 +1469,6 @@ def _flag(r: RowMapping) -> Flag:
 
 
 __all__ = [
-    "AuditHook",
     "DirectoryError",
     "DirectoryStore",
     "Flag",

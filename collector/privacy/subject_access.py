@@ -14,7 +14,6 @@ from sqlalchemy import Engine, or_, select
 from collector.alerts import audit
 from collector.alerts import models as am
 from collector.clock import utcnow
-from collector.directory import models as dm
 from collector.directory.store import DirectoryStore
 from collector.store import models as m
 
@@ -92,13 +91,6 @@ def export(engine: Engine, directory: DirectoryStore, who: str, actor: str) -> d
             .mappings()
             .all()
         )
-        directory_audit = (
-            conn.execute(
-                select(dm.directory_audit).where(dm.directory_audit.c.person_id == person_id)
-            )
-            .mappings()
-            .all()
-        )
         audit_rows = (
             conn.execute(
                 select(am.audit_log).where(
@@ -127,7 +119,6 @@ def export(engine: Engine, directory: DirectoryStore, who: str, actor: str) -> d
         "alerts": [_plain(dict(r)) for r in alerts],
         "alert_notes": [_plain(dict(r)) for r in notes],
         "cohort_memberships": [_plain(dict(r)) for r in members],
-        "directory_history": [_plain(dict(r)) for r in directory_audit],
         "audit": [_plain(dict(r)) for r in audit_rows],
     }
     with engine.begin() as conn:

@@ -25,7 +25,7 @@ from lantern.detection.lexicon import (
     vocabulary,
 )
 from lantern.detection.match import Atom, AtomMatch, Matcher, _token_index, token_starts
-from lantern.detection.normalise import Normaliser, squeeze
+from lantern.detection.normalise import Normaliser, WordSet, squeeze
 
 if TYPE_CHECKING:
     from lantern.detection.incremental import IncrementalScanner
@@ -53,7 +53,7 @@ class Engine:
         glue = frozenset(plain.normalise(g) for g in lex.sets.get("_glue", ()))
         known = _known_words()
         self.normaliser = Normaliser(plain.vocab, known, glue)
-        self.known: frozenset[str] = known
+        self.known: WordSet = known
         self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
         trig = _trigger_sets(lex, self.matcher)
@@ -506,12 +506,12 @@ def _resolve_overlaps(hits: list[tuple[Hit, int, int]]) -> list[Hit]:
 
 
 @functools.lru_cache(maxsize=1)
-def _known_words() -> frozenset[str]:
+def _known_words() -> WordSet:
     """Ordinary words that contain lexicon atoms or sit one edit away from them (never split or
     fuzzy-matched): derived from a dictionary by ``bench/detection/build_known.py``."""
     f = resources.files("lantern.detection.lexicon").joinpath("known_words.txt")
     try:
         text = f.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return frozenset()
-    return frozenset(w for w in text.split() if not w.startswith("#"))
+        return WordSet(())
+    return WordSet(w for w in text.split() if not w.startswith("#"))

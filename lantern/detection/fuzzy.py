@@ -7,6 +7,8 @@ sentences that already hold an exact lexicon match, only on tokens that are not 
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from lantern.detection.lexicon import GAP, NO_INFLECT, Lexicon, inflections
 from lantern.detection.normalise import Normaliser
 
@@ -31,7 +33,7 @@ def _edit_rank(tok: str, cand: str) -> int:
 class FuzzyIndex:
     """Maps misspelled tokens to lexicon words."""
 
-    def __init__(self, lex: Lexicon, norm: Normaliser, known: frozenset[str]) -> None:
+    def __init__(self, lex: Lexicon, norm: Normaliser, known: Container[str]) -> None:
         self.known = known
         words: set[str] = set()
 

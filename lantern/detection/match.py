@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 import ahocorasick
@@ -63,7 +63,7 @@ class Matcher:
         lex: Lexicon,
         norm: Normaliser,
         glue: frozenset[str] = frozenset(),
-        known: frozenset[str] = frozenset(),
+        known: Container[str] = frozenset(),
     ) -> None:
         self.atoms: list[Atom] = []
         self.glue = glue
@@ -195,7 +195,7 @@ class Matcher:
                     return True
         return False
 
-    def find(self, s: str, starts: list[int], known: frozenset[str]) -> list[AtomMatch]:
+    def find(self, s: str, starts: list[int], known: Container[str]) -> list[AtomMatch]:
         """All atom matches in normalised ``s`` whose tokens start at char offsets ``starts``."""
         n = len(s)
         out: list[AtomMatch] = []
@@ -224,7 +224,7 @@ class Matcher:
         starts: list[int],
         t: int,
         found: list[tuple[int, int, tuple[int, ...]]],
-        known: frozenset[str],
+        known: Container[str],
     ) -> list[AtomMatch]:
         a = starts[t]
         b = s.find(" ", a)
@@ -281,7 +281,7 @@ def _anchors(keys: set[str]) -> frozenset[str]:
     )
 
 
-def _inflected_known(tok: str, known: frozenset[str]) -> bool:
+def _inflected_known(tok: str, known: Container[str]) -> bool:
     """``patrolers``, ``countrys``, ``filmaking``: an ordinary word with a regular ending."""
     for suffix in ("s", "es", "ers", "er", "ing", "ed", "d"):
         if tok.endswith(suffix) and tok[: -len(suffix)] in known:

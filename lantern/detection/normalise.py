@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from functools import lru_cache
 from importlib import resources
 
@@ -170,6 +170,27 @@ def _confusable_re() -> re.Pattern[str]:
     return re.compile(f"[{chars}]")
 
 
+@lru_cache(maxsize=1)
+def _quick_fold() -> dict[int, str]:
+    """Per-character table giving what :meth:`Normaliser.screen` folds a Latin-1, Latin
+    Extended or punctuation character to (NFKD, combining marks dropped, zero-width, fold and
+    punctuation tables), for the characters where doing it one character at a time is exact:
+    any combining mark their decomposition holds is one that is dropped anyway."""
+    chars = {*ZERO_WIDTH, *map(chr, _FOLD), *map(chr, _PUNCT_FOLD)}
+    for lo, hi in ((0x80, 0x250), (0x2000, 0x2070), (0x20A0, 0x20D0), (0x2100, 0x2190)):
+        chars.update(map(chr, range(lo, hi)))
+    table: dict[int, str] = {}
+    for c in chars:
+        d = unicodedata.normalize("NFKD", c)
+        if any(unicodedata.combining(x) and not _COMBINING_RE.match(x) for x in d):
+            continue
+        out = _COMBINING_RE.sub("", d).translate(_ZW_TABLE).translate(_FOLD)
+        out = out.translate(_PUNCT_FOLD)
+        if out.isascii():
+            table[ord(c)] = out
+    return table
+
+
 _WORD_RE = re.compile(r"\w+")
 _LONG_WORD_RE = re.compile(r"(?<![\w])[a-z]{6,}(?![\w])")
 _LATIN_RE = re.compile(r"[A-Za-z]")
@@ -227,6 +248,36 @@ class _Buf:
         self.off = off
 
 
+class WordSet:
+    """A large, fixed set of words (no whitespace in them) kept compact: the words are grouped by
+    their first four letters, one newline-separated string per group. A frozenset of the 74k
+    known words costs 6 MB; this costs about 2 MB, and a lookup is a dict lookup plus a
+    substring search in a few hundred characters."""
+
+    __slots__ = ("_groups", "_n")
+
+    def __init__(self, words: Iterable[str]) -> None:
+        groups: dict[str, list[str]] = {}
+        for w in sorted(set(words)):
+            if w:
+                groups.setdefault(w[:4], []).append(w)
+        self._groups = {k: "\n" + "\n".join(v) + "\n" for k, v in groups.items()}
+        self._n = sum(map(len, groups.values()))
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
+        group = self._groups.get(word[:4])
+        return group is not None and "\n" + word + "\n" in group
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[str]:
+        for group in self._groups.values():
+            yield from group[1:-1].split("\n")
+
+
 def _nfkd(s: str) -> str:
     return unicodedata.normalize("NFKD", s)
 
@@ -237,7 +288,7 @@ class Normaliser:
     def __init__(
         self,
         vocab: Iterable[str] = (),
-        english: frozenset[str] = frozenset(),
+        english: Container[str] = frozenset(),
         glue: frozenset[str] = frozenset(),
     ) -> None:
         self.vocab: frozenset[str] = frozenset(vocab)
@@ -283,10 +334,12 @@ class Normaliser:
         if not text.isascii():
             # accents, dashes, curly quotes: fold to ASCII cheaply; other scripts take the
             # full path (homoglyph mapping needs it)
-            folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
-            folded = folded.translate(_ZW_TABLE).translate(_FOLD).translate(_PUNCT_FOLD)
+            folded = text.translate(_quick_fold())
             if not folded.isascii():
-                return None
+                folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
+                folded = folded.translate(_ZW_TABLE).translate(_FOLD).translate(_PUNCT_FOLD)
+                if not folded.isascii():
+                    return None
             text = folded
         s = text
         if _SPECIAL_QUICK_RE.search(s) is not None:  # most titles have none of these

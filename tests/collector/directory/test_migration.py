@@ -57,3 +57,54 @@ def test_0002_alone_builds_the_directory_and_downgrades_cleanly(store: SqlStore)
     assert directory_diff(store) == []
     migrate(store, "upgrade", "head")
     assert directory_diff(store) == []
+
+
+def test_0007_moves_directory_audit_rows_into_the_chain_once(store: SqlStore) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from collector.alerts import audit
+    from collector.directory.store import DirectoryStore
+
+    migrate(store, "downgrade", "0006")
+    early = datetime(2026, 9, 1, 8, 30, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        # Written before the chain knew about directory changes: only in directory_audit.
+        conn.execute(
+            text(
+                "INSERT INTO directory_audit (at, actor, action, person_id, detail)"
+                " VALUES (:at, 'it@college', 'person.added', 41, '{}'),"
+                " (:at, 'it@college', 'group.policy', NULL, '{\"group\": \"lab\"}')"
+            ),
+            {"at": early.replace(tzinfo=None)},
+        )
+        # Written since: in both, and must not be chained twice.
+        later = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+        conn.execute(
+            text(
+                "INSERT INTO directory_audit (at, actor, action, person_id, detail)"
+                " VALUES (:at, 'dsl@college', 'flag.set', 41, '{}')"
+            ),
+            {"at": later.replace(tzinfo=None)},
+        )
+        audit.append(
+            conn,
+            actor="dsl@college",
+            action="directory.flag.set",
+            object_type="person",
+            object_id=41,
+            at=later,
+        )
+    migrate(store, "upgrade", "head")
+    assert "directory_audit" not in inspect(store.engine).get_table_names()
+    history = DirectoryStore.for_store(store).audit_log(41)
+    assert [(a.actor, a.action, a.at) for a in reversed(history)] == [
+        ("dsl@college", "flag.set", later),
+        ("it@college", "person.added", early),
+    ]
+    assert [a.action for a in DirectoryStore.for_store(store).audit_log()].count(
+        "group.policy"
+    ) == 1
+    with store.engine.connect() as conn:
+        assert audit.verify(conn).ok
