@@ -32,12 +32,14 @@ def find_py_spy() -> str | None:
     return None
 
 
-def record(pid: int, seconds: float, out: Path, rate: int = 100, gil: bool = True) -> bool:
+def record(
+    pid: int, seconds: float, out: Path, rate: int = 100, gil: bool = True, idle: bool = False
+) -> bool:
     """Sample a running process for `seconds` (blocking). False if py-spy is missing or fails.
 
     `gil`: only the thread holding the GIL is sampled, so the profile shows where Python CPU
     goes; without it, threads waiting on the store's write lock or on fsync show up too (wall
-    time)."""
+    time). `idle`: also threads blocked in a system call (waiting for the GIL, fsync, epoll)."""
     py_spy = find_py_spy()
     if py_spy is None:
         return False
@@ -58,6 +60,7 @@ def record(pid: int, seconds: float, out: Path, rate: int = 100, gil: bool = Tru
             "--threads",
             "--nonblocking",
             *(["--gil"] if gil else []),
+            *(["--idle"] if idle else []),
         ],
         capture_output=True,
         text=True,

@@ -127,6 +127,7 @@ def run_loadgen_process(
     profile_out: Path | None = None,
     during: Callable[[], None] | None = None,
     trees: dict[str, int] | None = None,
+    gil: bool = True,
 ) -> tuple[dict[str, Any], Sampler, Profile | None]:
     """Run the load generator as its own process; sample both processes; optionally profile."""
     proc = subprocess.Popen(
@@ -137,7 +138,7 @@ def run_loadgen_process(
     prof = None
     if profile_after is not None and profile_out is not None:
         time.sleep(profile_after)
-        if record(collector.pid, profile_for, profile_out, rate=200, gil=True):
+        if record(collector.pid, profile_for, profile_out, rate=200, gil=gil, idle=not gil):
             prof = Profile.load(profile_out)
     if during is not None:
         during()
@@ -199,6 +200,7 @@ def throughput(
             profile_for=min(15.0, args.duration / 2),
             profile_out=work / f"{name}-profile.txt",
             trees={"postgres": pid} if pg and (pid := pg.postmaster_pid()) else None,
+            gil=args.profile != "wall",
         )
         rows, distinct = count_events(url)
     finally:
@@ -227,9 +229,10 @@ def throughput(
 
 
 PROFILE_BUCKETS = {
-    "store.ingest (all, inside the write lock)": "SqlStore.ingest (",
+    "store.ingest_many (group commit, writer thread)": "SqlStore.ingest_many (",
     "SQLAlchemy execute (compile, bind processors)": "Connection.execute (",
-    "triggers (title scan + rules)": "TriggerEngine.__call__",
+    "triggers: title scans outside the lock": "TriggerEngine.prepare (",
+    "triggers: rules over new rows": "TriggerEngine.evaluate (",
     "detection Engine.scan": "Engine.scan (",
     "alerts raise/fold": "raise_candidates (",
     "wire: convert_batch": "convert_batch (",
@@ -394,7 +397,14 @@ def main() -> None:
     parser.add_argument("--stream-hold", type=float, default=90.0)
     parser.add_argument("--storm-agents", type=int, default=5_000)
     parser.add_argument("--latency-agents", type=int, default=1_000)
-    parser.add_argument("--profile", action="store_true", help="py-spy the collector")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="gil",
+        choices=("gil", "wall"),
+        help="py-spy the collector: `gil` (default) samples the thread holding the GIL (where "
+        "Python CPU goes); `wall` samples every thread, idle ones too (who waits for what)",
+    )
     parser.add_argument("--pg-fsync", choices=("on", "off"), default="on")
     parser.add_argument("--out", type=Path, help="keep logs, profiles and results here")
     args = parser.parse_args()

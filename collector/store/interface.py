@@ -79,6 +79,9 @@ class EventRow:
     app: str
     title: str
     detail: dict[str, Any] = field(default_factory=dict)
+    # `detail` already encoded as JSON (ingest builds it without a second walk over the dict);
+    # "" means the store encodes `detail` itself. It must encode the same mapping.
+    detail_json: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
