@@ -63,12 +63,13 @@ class Engine:
         self.word_memory = WORD_MEMORY
         self._seen: dict[str, str] = {}  # screen word -> its squeezed form
         self._quiet: set[str] = set()  # words that are no part of any screen key
+        self._keys: set[str] = set()  # words that are a one-word screen key
         self._alarm: set[str] = set()  # words that always take the full screen
 
     def __getstate__(self) -> dict[str, object]:
         # the cache file holds the compiled lexicon only, not what this process has seen
         state = dict(self.__dict__)
-        state.update(_seen={}, _quiet=set(), _alarm=set(), _fuzzy=None)
+        state.update(_seen={}, _quiet=set(), _keys=set(), _alarm=set(), _fuzzy=None)
         return state
 
     @property
@@ -130,9 +131,10 @@ class Engine:
         """The fast screen: False when ``text`` cannot hold a hit.
 
         Screen words are remembered (up to ``word_memory`` of them) with their squeezed form and
-        whether they can be part of a screen key at all: a text made only of quiet words is
-        rejected with one set operation, a text of remembered words goes straight to the
-        automaton. The answer is always the same as screening the text from scratch.
+        what they can do in the screen: a text of quiet words is rejected with one set
+        operation, a text with a one-word key accepted with another, and a text of remembered
+        words only has its several-word keys checked. The answer is always the same as
+        screening the text from scratch (:meth:`Matcher.any_candidate`).
         """
         norm = self.normaliser
         raw = norm.screen_raw(text)
@@ -140,32 +142,41 @@ class Engine:
             return self.matcher.any_candidate(norm.normalise(text))
         words = raw.split()
         if _SPACED_RAW_RE.search(" " + raw) is None:
-            if self._quiet.issuperset(words):
-                return False
             seen = self._seen
-            try:
-                squeezed = [seen[w] for w in words]
-            except KeyError:
-                if len(seen) + len(self._alarm) < self.word_memory:
+            for learnt in (False, True):
+                if self._quiet.issuperset(words):
+                    return False
+                if not self._alarm.isdisjoint(words):
+                    break
+                if not self._keys.isdisjoint(words):
+                    return True
+                try:
+                    squeezed = [seen[w] for w in words]
+                except KeyError:
+                    if learnt or len(seen) + len(self._alarm) >= self.word_memory:
+                        break
                     self._learn(words)
-            else:
-                return self.matcher.screen_hit(" ".join(squeezed))
+                    continue
+                return self.matcher.phrase_hit(squeezed)
         return self.matcher.any_candidate(norm.screen_finish(text, raw))
 
     def _learn(self, words: list[str]) -> None:
-        seen, quiet, alarm, matcher = self._seen, self._quiet, self._alarm, self.matcher
+        seen, matcher = self._seen, self.matcher
         for w in words:
-            if w in seen or w in alarm:
+            if w in seen or w in self._alarm:
                 continue
             sq = squeeze(w)
             # a long unknown word that may hide run-together words, or a word squeezed to one
             # letter ("aa": it could complete spaced letters) always takes the full screen
             if (len(sq) == 1 and len(w) > 1) or matcher.hides_words(sq):
-                alarm.add(w)
+                self._alarm.add(w)
                 continue
             seen[w] = sq
-            if not matcher.may_start(sq):
-                quiet.add(w)
+            role = matcher.screen_word(sq)
+            if role == 2:
+                self._keys.add(w)
+            elif role == 0:
+                self._quiet.add(w)
 
     def analyse(
         self,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import ahocorasick
 
 from lantern.detection.lexicon import GAP, NO_INFLECT, Lexicon, phrase_variants
-from lantern.detection.normalise import Normaliser, squeeze
+from lantern.detection.normalise import Normaliser, WordSet, squeeze
 
 _BOUNDARY = ' ."'
 
@@ -112,16 +112,22 @@ class Matcher:
         self.groups: tuple[tuple[int, ...], ...] = tuple(groups)
         self.keys = len(keys)
         self._key_atoms = keys
-        self.screen_padded = self.automaton  # replaced by build_screen
-        self.screen_keys = len(keys)
+        # the screen (see build_screen): one-word keys, and longer keys by anchor word
+        self.screen_words = WordSet(())
+        self.screen_phrases: dict[str, tuple[tuple[int, int, str], ...]] = {}
+        self.screen_keys = 0
 
     def build_screen(self, trigger: Callable[[Atom], bool]) -> None:
-        """Build the screening automaton from the atoms that can start a hit.
+        """Build the screen from the atoms that can start a hit.
 
         A composite rule needs every one of its sets, so screening on its rarest set is enough;
         common words that only ever complete a rule ("not", "should") never send a text to the
         full analysis. One-edit misspellings (dropped or swapped letter) of single trigger
         words are screened too, so the spelling correction still gets its chance.
+
+        Screen keys are whole tokens, so they are kept as words rather than in an automaton
+        (a third of the memory): one-word keys in a :class:`WordSet`, and each longer key under
+        its anchor, the word of it least likely to be common, with the anchor's place in it.
         """
         keys: set[str] = set()
         for k, ids in self._key_atoms.items():
@@ -135,14 +141,19 @@ class Matcher:
                 if i + 1 < len(k):
                     variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
         keys.update(v for v in variants if v not in self.known and len(v) >= 3)
-        # a phrase of several words can only match where its anchor (its least common word)
-        # is a token: words that are neither anchors nor whole keys never start a match
-        self.screen_anchors = _anchors(keys)
-        padded = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self.screen_words = WordSet(k for k in keys if " " not in k)
+        by_anchor: dict[str, dict[tuple[int, int], list[str]]] = {}
         for k in keys:
-            padded.add_word(" " + k + " ", 0)
-        padded.make_automaton()
-        self.screen_padded = padded
+            if " " in k:
+                ws = k.split(" ")
+                a = _anchor(ws)
+                by_anchor.setdefault(a, {}).setdefault((ws.index(a), len(ws)), []).append(k)
+        self.screen_phrases = {
+            a: tuple(
+                (j, n, "\n" + "\n".join(sorted(ks)) + "\n") for (j, n), ks in sorted(d.items())
+            )
+            for a, d in by_anchor.items()
+        }
         self.screen_keys = len(keys)
         del self._key_atoms
         del self._base
@@ -173,14 +184,34 @@ class Matcher:
         return self.screen_hit(s) or self.hides_words(s)
 
     def screen_hit(self, s: str) -> bool:
-        """The automaton part of :meth:`any_candidate` (for text known to hold no long unknown
-        token)."""
-        return next(self.screen_padded.iter(" " + s + " "), None) is not None
+        """The key part of :meth:`any_candidate`: is a screen key a run of whole tokens of
+        ``s``? (For text known to hold no long unknown token it is the whole screen.)"""
+        toks = s.split(" ")
+        words = self.screen_words
+        return any(t in words for t in toks) or self.phrase_hit(toks)
 
-    def may_start(self, w: str) -> bool:
-        """Can the screen token ``w`` be part of a screen key: a one-word key, or the anchor of
-        a longer one? (When no token of a text can, the screen automaton cannot fire.)"""
-        return w in self.screen_anchors or self.screen_hit(w)
+    def phrase_hit(self, toks: list[str]) -> bool:
+        """Is a screen key of several words a run of ``toks``?"""
+        phrases = self.screen_phrases
+        if phrases.keys().isdisjoint(toks):
+            return False
+        for i, t in enumerate(toks):
+            for j, n, group in phrases.get(t, ()):
+                a = i - j
+                if (
+                    a >= 0
+                    and a + n <= len(toks)
+                    and "\n" + " ".join(toks[a : a + n]) + "\n" in group
+                ):
+                    return True
+        return False
+
+    def screen_word(self, w: str) -> int:
+        """What the screen token ``w`` can do: 2 it is a one-word key, 1 it is the anchor of a
+        longer key, 0 nothing (a text of such tokens never fires the key part of the screen)."""
+        if w in self.screen_words:
+            return 2
+        return 1 if w in self.screen_phrases else 0
 
     def hides_words(self, s: str) -> bool:
         """A long unknown token may hide run-together words ("ihatemuslims", "muchdisdain")."""
@@ -271,14 +302,10 @@ _COMMON_WORDS = """one two more most many much over through said say says made m
 _COMMON = frozenset(squeeze(w) for w in NO_INFLECT | frozenset(_COMMON_WORDS.split()))
 
 
-def _anchors(keys: set[str]) -> frozenset[str]:
-    """For each key of several words, the word least likely to be common (every word of a key
-    must be a token for it to match, so texts without any anchor skip the automaton)."""
-    return frozenset(
-        min(k.split(" "), key=lambda w: (w in _COMMON, len(w) <= 2, -len(w)))
-        for k in keys
-        if " " in k
-    )
+def _anchor(words: list[str]) -> str:
+    """The word of a several-word key least likely to be common (every word of a key must be a
+    token for it to match, so a text without the anchor need not be checked for it)."""
+    return min(words, key=lambda w: (w in _COMMON, len(w) <= 2, -len(w)))
 
 
 def _inflected_known(tok: str, known: Container[str]) -> bool:
