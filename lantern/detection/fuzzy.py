@@ -30,6 +30,30 @@ def _edit_rank(tok: str, cand: str) -> int:
     return 1
 
 
+class _DeleteIndex:
+    """The symmetric-delete index (string with one letter deleted → words), kept compact: the
+    entries are grouped by their first three letters into one string per group, a line
+    ``<delete>\t<word> <word>`` per entry (about a third of the memory of a dict of lists)."""
+
+    __slots__ = ("_groups",)
+
+    def __init__(self, index: dict[str, list[str]]) -> None:
+        groups: dict[str, list[str]] = {}
+        for d in sorted(index):
+            groups.setdefault(d[:3], []).append(f"{d}\t{' '.join(index[d])}")
+        self._groups = {k: "\n" + "\n".join(v) + "\n" for k, v in groups.items()}
+
+    def get(self, d: str) -> list[str]:
+        group = self._groups.get(d[:3])
+        if group is None:
+            return []
+        i = group.find("\n" + d + "\t")
+        if i < 0:
+            return []
+        i += len(d) + 2
+        return group[i : group.index("\n", i)].split(" ")
+
+
 class FuzzyIndex:
     """Maps misspelled tokens to lexicon words."""
 
@@ -58,18 +82,18 @@ class FuzzyIndex:
         for w in sorted(self.words):
             for d in _deletes(w):
                 index.setdefault(d, []).append(w)
-        self.index = index
+        self.index = _DeleteIndex(index)
 
     def lookup(self, tok: str) -> str | None:
         """The lexicon word one edit away from ``tok``, if there is one and ``tok`` is not a word."""
         if len(tok) < MIN_LEN - 1 or not tok.isalpha() or tok in self.known or tok in self.words:
             return None
-        cands: set[str] = set(self.index.get(tok, ()))  # a letter missing
+        cands: set[str] = set(self.index.get(tok))  # a letter missing
         for d in _deletes(tok):
             if d in self.words:  # a letter added
                 cands.add(d)
             if len(tok) >= MIN_LEN:
-                cands.update(w for w in self.index.get(d, ()) if len(w) == len(tok))  # changed
+                cands.update(w for w in self.index.get(d) if len(w) == len(tok))  # changed
         # a changed first letter is a different word (``bate`` is not ``hate``)
         cands = {c for c in cands if c[0] == tok[0] or len(c) != len(tok) or c[1:] == tok[1:][::-1]}
         # three-letter words ("kil", "die") only for a swapped or an extra letter
