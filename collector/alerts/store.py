@@ -115,6 +115,7 @@ def _insert_alert(conn: Connection, c: AlertCandidate, now: datetime) -> int:
             source=c.source,
             device_id=c.device_id,
             os_user=c.os_user,
+            person_id=c.person_id,
             app=c.app,
             title=c.title,
             matched=c.matched[:128],
@@ -327,6 +328,7 @@ def record(r: RowMapping) -> AlertRecord:
         group_name=r["group_name"],
         reasons=tuple(r["reasons"] or ()),
         escalation_step=r["escalation_step"],
+        person_id=r["person_id"],
     )
 
 

@@ -788,10 +788,19 @@ class DirectoryStore:
         with self.engine.connect() as conn:
             return self._resolve(conn, os_user, device_id, at, _ResolveCache())
 
-    def resolve_many(self, items: Iterable[tuple[str, str, datetime]]) -> list[Subject]:
+    def resolve_many(
+        self,
+        items: Iterable[tuple[str, str, datetime]],
+        person_ids: Sequence[int | None] | None = None,
+    ) -> list[Subject]:
         """`resolve` for a page of alerts or a batch of events: logins and people are read in a
-        few batched queries, not per item."""
+        few batched queries, not per item.
+
+        ``person_ids`` (one per item, or None) are the people alerts were raised about: such an
+        item is that person even if its login now belongs to someone else, and names no one if
+        the person has since been purged."""
         batch = list(items)
+        hints = list(person_ids) if person_ids is not None else [None] * len(batch)
         cache = _ResolveCache()
         with self.engine.connect() as conn:
             keys = sorted({k for os_user, _, _ in batch for k in lookup_keys(os_user)})
@@ -805,8 +814,12 @@ class DirectoryStore:
                 ):
                     owners[r.login].add((r.id, r.status))
             cache.login_owners = owners
-            self._load_profiles(conn, sorted({pid for o in owners.values() for pid, _ in o}), cache)
-            return [self._resolve(conn, u, d, at, cache) for u, d, at in batch]
+            wanted = {pid for o in owners.values() for pid, _ in o} | {h for h in hints if h}
+            self._load_profiles(conn, sorted(wanted), cache)
+            return [
+                self._resolve(conn, u, d, at, cache, person_id=hint)
+                for (u, d, at), hint in zip(batch, hints, strict=True)
+            ]
 
     @staticmethod
     def _load_profiles(conn: Connection, person_ids: Sequence[int], cache: "_ResolveCache") -> None:
@@ -838,7 +851,13 @@ class DirectoryStore:
                 )
 
     def _resolve(
-        self, conn: Connection, os_user: str, device_id: str, at: datetime, cache: "_ResolveCache"
+        self,
+        conn: Connection,
+        os_user: str,
+        device_id: str,
+        at: datetime,
+        cache: "_ResolveCache",
+        person_id: int | None = None,
     ) -> Subject:
         facts = cache.devices.get(device_id)
         if facts is None:
@@ -854,6 +873,12 @@ class DirectoryStore:
             groups=facts.groups,
             device_groups=facts.groups,
         )
+        if person_id is not None:
+            if person_id not in cache.people:
+                self._load_profiles(conn, [person_id], cache)
+            if person_id in cache.people:
+                return self._person_subject(conn, base, person_id, cache)
+            return replace(base, reason="purged")
         keys = lookup_keys(os_user)
         if not keys:
             return replace(base, reason="empty")

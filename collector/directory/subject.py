@@ -15,7 +15,8 @@ class Subject:
 
     kind: `person` when the login maps to one person; `guest` / `shared` for logins IT declared as
     such (label says which, e.g. "Library kiosk"); `unknown` when nothing matched (`reason` says
-    `no_match`, `ambiguous` when the login maps to several people, or `empty`). Guest, shared and
+    `no_match`, `ambiguous` when the login maps to several people, `empty`, or `purged` for an alert
+    whose person has since been removed). Guest, shared and
     unknown subjects still carry the device and time so staff can trace who was using it.
 
     Personal fields (display_name, course, tutor_group, known_case) are for dsl-facing code only;
@@ -44,7 +45,7 @@ class Subject:
     known_case: bool = False
     left: bool = False  # the person has left but their login is still in use
     label: str = ""  # for guest/shared logins
-    reason: str = ""  # for unknown: no_match | ambiguous | empty
+    reason: str = ""  # for unknown: no_match | ambiguous | empty | purged (a leaver since removed)
 
     @property
     def is_person(self) -> bool:

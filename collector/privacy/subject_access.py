@@ -74,7 +74,13 @@ def export(engine: Engine, directory: DirectoryStore, who: str, actor: str) -> d
         alerts = (
             conn.execute(
                 select(m.alerts)
-                .where(m.alerts.c.os_user.in_(logins))
+                .where(
+                    # Raised about this person; older alerts (no person recorded) by login.
+                    or_(
+                        m.alerts.c.person_id == person_id,
+                        m.alerts.c.os_user.in_(logins) & m.alerts.c.person_id.is_(None),
+                    )
+                )
                 .order_by(m.alerts.c.created_at)
             )
             .mappings()

@@ -112,6 +112,8 @@ class AlertCandidate:
     group_name: str = ""
     # Why the severity is what it is ("out_of_hours +1", "repeat +1", "cohort -1").
     reasons: tuple[str, ...] = ()
+    # The person the login resolved to at the event (None: unknown, guest, shared).
+    person_id: int | None = None
     notify: bool = True
     # Notification hold: a cohort forming in this time absorbs the alert before anyone is paged.
     notify_delay_s: float = 0.0
@@ -149,6 +151,7 @@ class AlertRecord:
     group_name: str = ""
     reasons: tuple[str, ...] = ()
     escalation_step: int = 0
+    person_id: int | None = None  # the person the directory named when it was raised
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,10 @@ alerts = Table(
     Column("source", String(8), nullable=False),  # typed | title
     Column("device_id", String(36), ForeignKey("devices.id"), nullable=False),
     Column("os_user", String(255), nullable=False, default=""),
+    # Purpose: who the alert is about, as the directory said when it was raised (a login can
+    # later pass to someone else). No foreign key: the alert outlives a purged leaver.
+    # Retention: with the alert (migration 0008).
+    Column("person_id", Integer, nullable=True),
     Column("app", String(255), nullable=False, default=""),
     Column("title", Text, nullable=False, default=""),
     # Evidence: the matched phrase and a bounded snippet, never the raw buffer.
@@ -166,6 +170,7 @@ Index("ix_alerts_status_severity", alerts.c.status, alerts.c.severity)
 Index("ix_alerts_dedup", alerts.c.dedup_key, alerts.c.last_seen_at)
 Index("ix_alerts_cohort", alerts.c.cohort_key, alerts.c.created_at)
 Index("ix_alerts_created", alerts.c.created_at)
+Index("ix_alerts_person", alerts.c.person_id)
 
 # One row per background job and period (migration 0006, collector/jobs.py). With the job's lease
 # (job_leases) this is what makes a job run once per period across collector replicas.

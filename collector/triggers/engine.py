@@ -468,6 +468,7 @@ class TriggerEngine(StatefulTriggers):
                 site=facts.site[:128],
                 group_name=(facts.groups[0] if facts.groups else "")[:128],
                 reasons=tuple(reasons),
+                person_id=facts.person_id if kind == "single" else None,
                 notify=rule.notify,
                 notify_delay_s=self.notify_delay_s if cohort_key and severity < 5 else 0.0,
             )

@@ -26,6 +26,9 @@ class SubjectFacts(Protocol):
     @property
     def groups(self) -> tuple[str, ...]: ...
 
+    @property
+    def person_id(self) -> int | None: ...
+
 
 class SubjectResolver(Protocol):
     def resolve(self, os_user: str, device_id: str, at: datetime) -> SubjectFacts: ...
@@ -37,6 +40,7 @@ class Facts:
     age_band: str = "unknown"
     site: str = ""
     groups: tuple[str, ...] = ()
+    person_id: int | None = None
 
 
 UNKNOWN = Facts()

@@ -244,7 +244,7 @@ def _cell(value: Any) -> str:
     return text
 
 
-def export_csv(rows: Sequence[dict[str, Any]], names: dict[str, str]) -> str:
+def export_csv(rows: Sequence[dict[str, Any]], names: dict[int, str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(EXPORT_HEADERS)
@@ -263,7 +263,7 @@ def export_csv(rows: Sequence[dict[str, Any]], names: dict[str, str]) -> str:
                     when.strftime("%d/%m/%Y"),
                     when.strftime("%H:%M"),
                     r["os_user"],
-                    names.get(r["os_user"], ""),
+                    names.get(r["id"], ""),
                     r.get("site", ""),
                     r["category"],
                     r["severity"],

@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from collector.clock import utcnow
 from collector.store import Store
 from collector.web import actions, casework
 from collector.web.audit import record
@@ -20,20 +21,32 @@ def _engine(store: Store) -> Any:
     return store.engine  # type: ignore[attr-defined]
 
 
-def display_names(store: Store, rows: list[dict[str, Any]]) -> dict[str, str]:
-    """OS login → the person's name, from the directory (empty when it cannot say)."""
-    wanted = {(r["os_user"], r["device_id"]): r["created_at"] for r in rows if r["os_user"]}
-    if not wanted:
+def display_names(store: Store, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """Alert id → the name of the person it was raised about, from the directory (absent when
+    it cannot say). Per alert, not per login: a login can pass to someone else."""
+    named = [r for r in rows if r["os_user"] or r.get("person_id")]
+    if not named:
         return {}
     try:
         from collector.directory.store import DirectoryStore
 
         subjects = DirectoryStore.for_store(store).resolve_many(
-            (login, device, at) for (login, device), at in wanted.items()
+            [(r["os_user"], r["device_id"], r["created_at"]) for r in named],
+            [r.get("person_id") for r in named],
         )
     except Exception:  # the directory is optional: names are a convenience, logins still show
         return {}
-    return {s.os_user: s.display_name for s in subjects if s.display_name}
+    return {r["id"]: s.display_name for r, s in zip(named, subjects, strict=True) if s.display_name}
+
+
+def _current_name(store: Store, login: str) -> str:
+    """Whose login this is today, by the directory ("" when it cannot say)."""
+    try:
+        from collector.directory.store import DirectoryStore
+
+        return DirectoryStore.for_store(store).resolve(login, "", utcnow()).display_name
+    except Exception:  # the directory is optional; the login still shows
+        return ""
 
 
 def subject_for(store: Store, row: dict[str, Any]) -> Any:
@@ -41,9 +54,9 @@ def subject_for(store: Store, row: dict[str, Any]) -> Any:
     try:
         from collector.directory.store import DirectoryStore
 
-        return DirectoryStore.for_store(store).resolve(
-            row["os_user"], row["device_id"], row["created_at"]
-        )
+        return DirectoryStore.for_store(store).resolve_many(
+            [(row["os_user"], row["device_id"], row["created_at"])], [row.get("person_id")]
+        )[0]
     except Exception:  # the directory is optional; the login still shows
         return None
 
@@ -109,7 +122,7 @@ def alert_queue_live(
                     "status": r["status"],
                     "created_at": r["created_at"].strftime("%Y-%m-%d %H:%M"),
                     "os_user": r["os_user"],
-                    "name": names.get(r["os_user"], ""),
+                    "name": names.get(r["id"], ""),
                     "hostname": r["hostname"],
                     "site": r.get("site", ""),
                     "count": r["count"],
@@ -257,7 +270,7 @@ def student_page(
         "student.html",
         {
             "login": login,
-            "name": display_names(store, rows).get(login, ""),
+            "name": _current_name(store, login),
             "alerts": rows,
             "by_category": casework.category_counts(rows),
             "devices": casework.student_devices(engine, login),

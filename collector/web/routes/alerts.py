@@ -135,7 +135,9 @@ def _alert(a: AlertRecord) -> Alert:
 
 
 def _with_subjects(found: list[AlertRecord], directory: DirectoryStore) -> list[Alert]:
-    subjects = directory.resolve_many((a.os_user, a.device_id, a.created_at) for a in found)
+    subjects = directory.resolve_many(
+        [(a.os_user, a.device_id, a.created_at) for a in found], [a.person_id for a in found]
+    )
     return [
         _alert(a).model_copy(update={"subject": SubjectOut.of(s)})
         for a, s in zip(found, subjects, strict=True)
