@@ -1,6 +1,6 @@
 """Debian's haproxy in front of collector processes: TCP passthrough (mode tcp), so mutual TLS ends
 at the collector, which sees each agent's client certificate. The config is the one docs/deploy.md
-recommends, on loopback ports and with short health-check intervals for a test."""
+recommends, on loopback ports and with short health-check intervals (tests/scale, bench)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import free_port
+from bench.ingest.procs import free_port
 
 CONFIG = """\
 global
@@ -64,7 +62,7 @@ class Haproxy:
     ) -> None:
         binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
         if not Path(binary).exists():
-            pytest.fail("haproxy is not installed: run `make test` as root to install it")
+            raise RuntimeError("haproxy is not installed: run `make test` as root to install it")
         self.binary = binary
         self.root = root
         self.connect = f"127.0.0.1:{free_port()}"

@@ -1,4 +1,5 @@
-"""`lantern-collector serve --role …` as child processes, ready when they log it."""
+"""`lantern-collector serve --role …` as child processes, ready when they log it (tests/scale and
+bench/ingest/many.py)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.ingest.haproxy import Haproxy
+from bench.ingest.roles import RoleProcess
 from tests.faults.fleet import Fleet
-from tests.scale.haproxy import Haproxy
-from tests.scale.procs import RoleProcess
 
 AGENTS = 8
 EVENTS = 6000

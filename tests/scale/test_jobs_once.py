@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.scale.procs import RoleProcess
+from bench.ingest.roles import RoleProcess
 
 LEASE_S = 3.0
 JOBS = ("escalation", "coverage", "weekly_report", "retention")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.ingest.roles import RoleProcess
 from tests.faults.fleet import Fleet
-from tests.scale.procs import RoleProcess
 
 AGENTS = 12
 EVENTS = 1200
