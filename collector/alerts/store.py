@@ -884,12 +884,20 @@ class AlertStore:
         return True
 
     def latest_report(self, kind: str) -> dict[str, Any] | None:
+        recent = self.recent_reports(kind, limit=1)
+        return recent[0] if recent else None
+
+    def recent_reports(self, kind: str, limit: int = 26) -> list[dict[str, Any]]:
+        """Stored reports of one kind, newest period first."""
         r = am.reports
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(r.c.data).where(r.c.kind == kind).order_by(r.c.period_start.desc()).limit(1)
-            ).first()
-        return dict(row[0]) if row else None
+            rows = conn.execute(
+                select(r.c.data)
+                .where(r.c.kind == kind)
+                .order_by(r.c.period_start.desc())
+                .limit(limit)
+            ).all()
+        return [dict(row[0]) for row in rows]
 
     def alerts_between(self, start: datetime, end: datetime) -> list[AlertRecord]:
         a = m.alerts

@@ -32,6 +32,7 @@ from collector.web.console import (
     fleet,
     governance,
     policy,
+    reports,
     safeguarding,
 )
 from collector.web.routes import alerts, coverage, devices, health
@@ -138,6 +139,7 @@ def create_app(
     app.include_router(safeguarding.router)
     app.include_router(fleet.router)
     app.include_router(directory.router)
+    app.include_router(reports.router)
     app.include_router(policy.router)
     app.include_router(governance.router)
     app.include_router(audit_log.router)

@@ -19,6 +19,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 NAV: dict[str, tuple[tuple[str, str], ...]] = {
     "dsl": (
         ("/alerts", "Alert queue"),
+        ("/reports/weekly", "Weekly report"),
         ("/devices", "Devices"),
         ("/directory", "Directory"),
         ("/policy", "Policy"),

@@ -301,7 +301,14 @@ def test_each_role_is_refused_the_others_pages(
 
 AXE = ROOT / "tests" / "collector" / "web" / "vendor" / "axe-4.14.1.min.js"
 MAIN_PAGES = {
-    "dsl": ["/alerts", "/alerts/1", f"/student?login={STUDENT}", "/policy", "/audit"],
+    "dsl": [
+        "/alerts",
+        "/alerts/1",
+        f"/student?login={STUDENT}",
+        "/reports/weekly",
+        "/policy",
+        "/audit",
+    ],
     "it_admin": ["/devices", "/tokens", "/directory", "/policy", "/users", "/coverage"],
     "trustee": ["/coverage", "/governance", "/report"],
 }
