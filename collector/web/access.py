@@ -74,6 +74,7 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     "GET /alerts/export.csv": DSL,
     "GET /alerts/{alert_id}": DSL,
     "GET /reports/weekly": DSL,
+    "GET /rules": DSL,
     "POST /alerts/{alert_id}/acknowledge": DSL,
     "POST /alerts/{alert_id}/assign": DSL,
     "POST /alerts/{alert_id}/note": DSL,

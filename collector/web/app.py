@@ -33,6 +33,7 @@ from collector.web.console import (
     governance,
     policy,
     reports,
+    rules,
     safeguarding,
 )
 from collector.web.routes import alerts, coverage, devices, health
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(fleet.router)
     app.include_router(directory.router)
     app.include_router(reports.router)
+    app.include_router(rules.router)
     app.include_router(policy.router)
     app.include_router(governance.router)
     app.include_router(audit_log.router)

@@ -20,6 +20,7 @@ NAV: dict[str, tuple[tuple[str, str], ...]] = {
     "dsl": (
         ("/alerts", "Alert queue"),
         ("/reports/weekly", "Weekly report"),
+        ("/rules", "Rules"),
         ("/devices", "Devices"),
         ("/directory", "Directory"),
         ("/policy", "Policy"),

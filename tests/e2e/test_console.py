@@ -306,6 +306,7 @@ MAIN_PAGES = {
         "/alerts/1",
         f"/student?login={STUDENT}",
         "/reports/weekly",
+        "/rules",
         "/policy",
         "/audit",
     ],
