@@ -62,7 +62,8 @@ class FuzzyIndex:
         words: set[str] = set()
 
         def add(phrase: str, inflect: bool) -> None:
-            ws = norm.phrase(phrase.replace(GAP, " ")).split(" ")
+            # (not the memoised norm.phrase: that memo would stay in memory for nothing)
+            ws = norm.normalise(phrase.replace(GAP, " ")).split(" ")
             # words of longer phrases ("go back to") only when they are long enough to be
             # distinctive, so "blck" becomes "black", not "back"
             least = 3 if len(ws) == 1 else 5

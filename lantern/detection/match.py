@@ -29,6 +29,7 @@ _LONG_RE = re.compile(r"[a-z]{8,}")
 # automaton values: key length in the low bits, atom-group index above
 _LEN_BITS = 8
 _LEN_MASK = (1 << _LEN_BITS) - 1
+_SCREEN_MARK = "*"  # phrase-table value prefix of a screen key
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,20 +102,30 @@ class Matcher:
         del self._doubled, self._single
         # values are plain ints (stored inside the trie nodes, no Python object per key):
         # key length in the low bits, the index of the key's atom-id tuple above them
+        # Keys of several words only ever count on token boundaries, so they are kept as words
+        # (by anchor word, like the screen keys) and only one-word keys go in the automaton:
+        # half its nodes.
         groups: dict[tuple[int, ...], int] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        several: dict[str, int] = {}
         for k, ids in keys.items():
             if len(k) > _LEN_MASK:
                 raise ValueError(f"lexicon phrase longer than {_LEN_MASK} characters: {k[:40]!r}")
             gid = groups.setdefault(tuple(sorted(ids)), len(groups))
-            self.automaton.add_word(k, gid << _LEN_BITS | len(k))
+            value = gid << _LEN_BITS | len(k)
+            if " " in k:
+                several[k] = value
+            else:
+                self.automaton.add_word(k, value)
         self.automaton.make_automaton()
         self.groups: tuple[tuple[int, ...], ...] = tuple(groups)
+        self.phrases, _ = _phrase_table(several, set())
         self.keys = len(keys)
         self._key_atoms = keys
-        # the screen (see build_screen): one-word keys, and longer keys by anchor word
+        self._phrase_keys = several
+        # the screen (see build_screen): one-word keys, and the anchors of longer keys
         self.screen_words = WordSet(())
-        self.screen_phrases: dict[str, tuple[tuple[int, int, str], ...]] = {}
+        self.screen_anchors: frozenset[str] = frozenset()
         self.screen_keys = 0
 
     def build_screen(self, trigger: Callable[[Atom], bool]) -> None:
@@ -126,8 +137,8 @@ class Matcher:
         words are screened too, so the spelling correction still gets its chance.
 
         Screen keys are whole tokens, so they are kept as words rather than in an automaton
-        (a third of the memory): one-word keys in a :class:`WordSet`, and each longer key under
-        its anchor, the word of it least likely to be common, with the anchor's place in it.
+        (a third of the memory): one-word keys in a :class:`WordSet`, longer keys marked in the
+        phrase table (see :func:`_phrase_table`).
         """
         keys: set[str] = set()
         for k, ids in self._key_atoms.items():
@@ -142,21 +153,14 @@ class Matcher:
                     variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
         keys.update(v for v in variants if v not in self.known and len(v) >= 3)
         self.screen_words = WordSet(k for k in keys if " " not in k)
-        by_anchor: dict[str, dict[tuple[int, int], list[str]]] = {}
-        for k in keys:
-            if " " in k:
-                ws = k.split(" ")
-                a = _anchor(ws)
-                by_anchor.setdefault(a, {}).setdefault((ws.index(a), len(ws)), []).append(k)
-        self.screen_phrases = {
-            a: tuple(
-                (j, n, "\n" + "\n".join(sorted(ks)) + "\n") for (j, n), ks in sorted(d.items())
-            )
-            for a, d in by_anchor.items()
-        }
+        # keys of several words are all lexicon keys: they are marked in the phrase table
+        self.phrases, self.screen_anchors = _phrase_table(
+            self._phrase_keys, {k for k in keys if " " in k}
+        )
         self.screen_keys = len(keys)
         del self._key_atoms
         del self._base
+        del self._phrase_keys
 
     def _add(
         self, keys: dict[str, set[int]], atom: Atom, n: str, inflect: bool, raw: str = ""
@@ -192,17 +196,20 @@ class Matcher:
 
     def phrase_hit(self, toks: list[str]) -> bool:
         """Is a screen key of several words a run of ``toks``?"""
-        phrases = self.screen_phrases
-        if phrases.keys().isdisjoint(toks):
+        anchors = self.screen_anchors
+        if anchors.isdisjoint(toks):
             return False
+        phrases = self.phrases
         for i, t in enumerate(toks):
-            for j, n, group in phrases.get(t, ()):
+            if t not in anchors:
+                continue
+            for j, n, group in phrases[t]:
                 a = i - j
-                if (
-                    a >= 0
-                    and a + n <= len(toks)
-                    and "\n" + " ".join(toks[a : a + n]) + "\n" in group
-                ):
+                if a < 0 or a + n > len(toks):
+                    continue
+                key = " ".join(toks[a : a + n])
+                at = group.find("\n" + key + "\t")
+                if at >= 0 and group[at + len(key) + 2] == _SCREEN_MARK:
                     return True
         return False
 
@@ -211,7 +218,7 @@ class Matcher:
         longer key, 0 nothing (a text of such tokens never fires the key part of the screen)."""
         if w in self.screen_words:
             return 2
-        return 1 if w in self.screen_phrases else 0
+        return 1 if w in self.screen_anchors else 0
 
     def hides_words(self, s: str) -> bool:
         """A long unknown token may hide run-together words ("ihatemuslims", "muchdisdain")."""
@@ -233,20 +240,51 @@ class Matcher:
         inner: dict[int, list[tuple[int, int, tuple[int, ...]]]] = {}
         tok_of = _token_index(starts, n)
         groups = self.groups
-        for end, v in self.automaton.iter(s):
+        # (end, value) of keys on token boundaries, in the automaton's order: by end, then
+        # longest first
+        whole: list[tuple[int, int]] = []
+        if len(self.automaton):
+            for end, v in self.automaton.iter(s):
+                start = end - (v & _LEN_MASK) + 1
+                if (start == 0 or s[start - 1] == " ") and (end + 1 == n or s[end + 1] == " "):
+                    whole.append((end, v))
+                else:
+                    inner.setdefault(tok_of[start], []).append(
+                        (start, end + 1, groups[v >> _LEN_BITS])
+                    )
+        more = self._phrase_matches(s, starts)
+        if more:
+            whole.extend(more)
+            whole.sort(key=lambda m: (m[0], -(m[1] & _LEN_MASK)))
+        for end, v in whole:
             start = end - (v & _LEN_MASK) + 1
-            ids = groups[v >> _LEN_BITS]
-            left = start == 0 or s[start - 1] == " "
-            right = end + 1 == n or s[end + 1] == " "
-            t0 = tok_of[start]
-            if left and right:
-                t1 = tok_of[end] + 1
-                out.extend(AtomMatch(self.atoms[i], t0, t1, start, end + 1) for i in ids)
-            elif " " not in s[start : end + 1]:
-                inner.setdefault(t0, []).append((start, end + 1, ids))
+            t0, t1 = tok_of[start], tok_of[end] + 1
+            out.extend(
+                AtomMatch(self.atoms[i], t0, t1, start, end + 1) for i in groups[v >> _LEN_BITS]
+            )
         if inner and self.glue:
             for t, found in inner.items():
                 out.extend(self._split_token(s, starts, t, found, known))
+        return out
+
+    def _phrase_matches(self, s: str, starts: list[int]) -> list[tuple[int, int]]:
+        """(end, value) of the several-word keys that are runs of whole tokens of ``s``."""
+        phrases = self.phrases
+        toks = s.split(" ")
+        if phrases.keys().isdisjoint(toks):
+            return []
+        out: list[tuple[int, int]] = []
+        for i, t in enumerate(toks):
+            for j, n, group in phrases.get(t, ()):
+                a = i - j
+                if a < 0 or a + n > len(toks):
+                    continue
+                at = group.find("\n" + " ".join(toks[a : a + n]) + "\t")
+                if at >= 0:
+                    at = group.index("\t", at + 1) + 1
+                    value = group[at : group.index("\n", at)].lstrip(_SCREEN_MARK)
+                    z = a + n - 1
+                    out.append((starts[z] + len(toks[z]) - 1, int(value)))
         return out
 
     def _split_token(
@@ -302,6 +340,32 @@ _COMMON_WORDS = """one two more most many much over through said say says made m
 _COMMON = frozenset(squeeze(w) for w in NO_INFLECT | frozenset(_COMMON_WORDS.split()))
 
 
+def _phrase_table(
+    keys: dict[str, int], screen: set[str]
+) -> tuple[dict[str, tuple[tuple[int, int, str], ...]], frozenset[str]]:
+    """Keys of several words by anchor word: anchor -> (its index in the key, words in the key,
+    lines ``key<TAB>value``) for each shape of key under that anchor; the value of a screen key
+    is marked with ``*``. Also the anchors of the screen keys."""
+    by_anchor: dict[str, dict[tuple[int, int], list[str]]] = {}
+    screen_anchors: set[str] = set()
+    for k, value in keys.items():
+        ws = k.split(" ")
+        a = _anchor(ws)
+        mark = _SCREEN_MARK if k in screen else ""
+        by_anchor.setdefault(a, {}).setdefault((ws.index(a), len(ws)), []).append(
+            f"{k}\t{mark}{value}"
+        )
+        if mark:
+            screen_anchors.add(a)
+    if not screen <= keys.keys():
+        raise ValueError("a screen phrase that is not a lexicon key")
+    table = {
+        a: tuple((j, n, "\n" + "\n".join(sorted(ks)) + "\n") for (j, n), ks in sorted(d.items()))
+        for a, d in by_anchor.items()
+    }
+    return table, frozenset(a for a in table if a in screen_anchors)
+
+
 def _anchor(words: list[str]) -> str:
     """The word of a several-word key least likely to be common (every word of a key must be a
     token for it to match, so a text without the anchor need not be checked for it)."""
@@ -322,10 +386,11 @@ def _has_double(word: str) -> bool:
 
 def _token_index(starts: list[int], n: int) -> list[int]:
     idx = [0] * (n + 1)
+    last = len(starts) - 1
     for t, a in enumerate(starts):
-        b = starts[t + 1] if t + 1 < len(starts) else n + 1
-        for c in range(a, min(b, n + 1)):
-            idx[c] = t
+        b = min(starts[t + 1] if t < last else n + 1, n + 1)
+        if b > a:
+            idx[a:b] = [t] * (b - a)
     return idx
 
 
@@ -333,9 +398,5 @@ def token_starts(s: str) -> list[int]:
     """Char offsets at which each space-separated token of ``s`` starts."""
     if not s:
         return []
-    out = [0]
-    i = s.find(" ")
-    while i >= 0:
-        out.append(i + 1)
-        i = s.find(" ", i + 1)
-    return out
+    # each start is the previous one plus the previous token's length and its space
+    return list(itertools.accumulate(map((1).__add__, map(len, s.split(" ")[:-1])), initial=0))

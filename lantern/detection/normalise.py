@@ -191,6 +191,8 @@ def _quick_fold() -> dict[int, str]:
     return table
 
 
+# long tokens whose split (run-together words) is remembered per normaliser
+SPLIT_MEMORY = 4096
 _WORD_RE = re.compile(r"\w+")
 _LONG_WORD_RE = re.compile(r"(?<![\w])[a-z]{6,}(?![\w])")
 _LATIN_RE = re.compile(r"[A-Za-z]")
@@ -295,10 +297,23 @@ class Normaliser:
         self.english = english
         self.glue = glue
         self._memo: dict[str, str] = {}
-        by_len: dict[int, list[str]] = {}
-        for w in self.vocab:
-            by_len.setdefault(len(w), []).append(w)
-        self._by_len = {k: sorted(v) for k, v in by_len.items()}
+        self._split_memo: dict[str, str | None] = {}
+        self._by_len: dict[int, list[str]] | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        # memos and derived tables are rebuilt on use, not stored in the engine cache
+        state = dict(self.__dict__)
+        state.update(_memo={}, _split_memo={}, _by_len=None)
+        return state
+
+    def _words_of_length(self, n: int) -> list[str]:
+        """Vocabulary words of ``n`` letters, sorted (to resolve masks such as ``f*ck``)."""
+        if self._by_len is None:
+            by_len: dict[int, list[str]] = {}
+            for w in self.vocab:
+                by_len.setdefault(len(w), []).append(w)
+            self._by_len = {k: sorted(v) for k, v in by_len.items()}
+        return self._by_len.get(n, [])
 
     # -- public -------------------------------------------------------------------------------
     def normalise(self, text: str) -> str:
@@ -413,11 +428,27 @@ class Normaliser:
         the token is not itself a word, one piece is a lexicon word, and it is not capitalised
         like a proper noun (Penistone, Ivanhoe keep their letters together)."""
         tok = m.group()
-        if tok in self.english or tok in self.vocab:
+        memo = self._split_memo
+        split = memo.get(tok, "")
+        if split == "":
+            split = self._split(tok)
+            if len(memo) < SPLIT_MEMORY:  # titles and typing repeat their long words
+                memo[tok] = split
+        if split is None:
             return tok
+        # proper-noun guard: look at the original capitalisation
+        word = orig[off[m.start()] : off[m.end() - 1] + 1]
+        if word[:1].isupper() and word[1:].islower():
+            return tok
+        return split
+
+    def _split(self, tok: str) -> str | None:
+        """The pieces of a run-together token joined by spaces, or None to keep it whole."""
+        if tok in self.english or tok in self.vocab:
+            return None
         for suffix in ("s", "es", "ers", "er", "ing", "ed", "d"):
             if tok.endswith(suffix) and tok[: -len(suffix)] in self.english:
-                return tok  # an inflected or possessive word ("jerky's" → "jerkys")
+                return None  # an inflected or possessive word ("jerky's" → "jerkys")
         n = len(tok)
         # best[i] = fewest pieces covering tok[:i]
         best: list[tuple[int, int] | None] = [None] * (n + 1)
@@ -435,7 +466,7 @@ class Normaliser:
                 if ok and (prev is None or prev[0] > cur[0] + 1):
                     best[j] = (cur[0] + 1, i)
         if best[n] is None:
-            return tok
+            return None
         pieces: list[str] = []
         j = n
         while j > 0:
@@ -445,11 +476,7 @@ class Normaliser:
             j = step[1]
         pieces.reverse()
         if len(pieces) < 2 or not any(p in self.vocab and len(p) >= 3 for p in pieces):
-            return tok
-        # proper-noun guard: look at the original capitalisation
-        word = orig[off[m.start()] : off[m.end() - 1] + 1]
-        if word[:1].isupper() and word[1:].islower():
-            return tok
+            return None
         return " ".join(pieces)
 
     def _join(self, m: re.Match[str]) -> str:
@@ -492,13 +519,13 @@ class Normaliser:
                 for c in core_sq
             )
             rx = re.compile(pat)
-            for w in self._by_len.get(len(core_sq), ()):
+            for w in self._words_of_length(len(core_sq)):
                 if rx.fullmatch(w):
                     return w
             # masked runs may stand for more or fewer letters: try a loose pattern
             loose = re.compile(re.sub(r"(?:\[\^\\W\\d_\])+", "[^\\\\W\\\\d_]{1,4}", pat))
             for n in range(len(core_sq) - 2, len(core_sq) + 4):
-                for w in self._by_len.get(n, ()):
+                for w in self._words_of_length(n):
                     if loose.fullmatch(w):
                         return w
             return default.replace("*", "").replace("#", "")
