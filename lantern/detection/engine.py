@@ -52,13 +52,15 @@ class Engine:
         plain = Normaliser(vocabulary(lex))
         glue = frozenset(plain.normalise(g) for g in lex.sets.get("_glue", ()))
         known = _known_words()
-        self.normaliser = Normaliser(plain.vocab, known, glue)
+        self.normaliser = Normaliser(WordSet(plain.vocab), known, glue)
         self.known: WordSet = known
         self.matcher = Matcher(lex, self.normaliser, glue, known)
         self.context = ContextRules(lex, self.normaliser)
         trig = _trigger_sets(lex, self.matcher)
         self.matcher.build_screen(lambda a: (a.entry >= 0 and a.seg == 0) or a.set_name in trig)
-        self._fuzzy: FuzzyIndex | None = None
+        # built here so that it is in the engine cache: building it later, in the agent,
+        # would leave the process several MB larger than the index itself
+        self._fuzzy: FuzzyIndex | None = FuzzyIndex(lex, self.normaliser, known)
         self.load_seconds: float = 0.0
         self.word_memory = WORD_MEMORY
         self._seen: dict[str, str] = {}  # screen word -> its squeezed form
@@ -69,12 +71,12 @@ class Engine:
     def __getstate__(self) -> dict[str, object]:
         # the cache file holds the compiled lexicon only, not what this process has seen
         state = dict(self.__dict__)
-        state.update(_seen={}, _quiet=set(), _keys=set(), _alarm=set(), _fuzzy=None)
+        state.update(_seen={}, _quiet=set(), _keys=set(), _alarm=set())
         return state
 
     @property
     def fuzzy(self) -> FuzzyIndex:
-        """The spelling index, built on first use (most texts never need it)."""
+        """The spelling index (see :mod:`lantern.detection.fuzzy`)."""
         if self._fuzzy is None:
             self._fuzzy = FuzzyIndex(self.lexicon, self.normaliser, self.known)
         return self._fuzzy

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Container
 
 from lantern.detection.lexicon import GAP, NO_INFLECT, Lexicon, inflections
-from lantern.detection.normalise import Normaliser
+from lantern.detection.normalise import Normaliser, WordSet
 
 MIN_LEN = 4
 
@@ -78,9 +78,9 @@ class FuzzyIndex:
             if lex.set_fuzzy.get(name, True):
                 for p in ps:
                     add(p, lex.set_inflect.get(name, True))
-        self.words = frozenset(words)
+        self.words = WordSet(words)
         index: dict[str, list[str]] = {}
-        for w in sorted(self.words):
+        for w in sorted(words):
             for d in _deletes(w):
                 index.setdefault(d, []).append(w)
         self.index = _DeleteIndex(index)

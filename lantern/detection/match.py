@@ -29,6 +29,8 @@ _LONG_RE = re.compile(r"[a-z]{8,}")
 # automaton values: key length in the low bits, atom-group index above
 _LEN_BITS = 8
 _LEN_MASK = (1 << _LEN_BITS) - 1
+_SCREEN_BIT = 1 << _LEN_BITS  # a one-word key that is also a screen key
+_GID_SHIFT = _LEN_BITS + 1
 _SCREEN_MARK = "*"  # phrase-table value prefix of a screen key
 
 
@@ -112,7 +114,7 @@ class Matcher:
             if len(k) > _LEN_MASK:
                 raise ValueError(f"lexicon phrase longer than {_LEN_MASK} characters: {k[:40]!r}")
             gid = groups.setdefault(tuple(sorted(ids)), len(groups))
-            value = gid << _LEN_BITS | len(k)
+            value = gid << _GID_SHIFT | len(k)
             if " " in k:
                 several[k] = value
             else:
@@ -124,7 +126,7 @@ class Matcher:
         self._key_atoms = keys
         self._phrase_keys = several
         # the screen (see build_screen): one-word keys, and the anchors of longer keys
-        self.screen_words = WordSet(())
+        self.screen_variants = WordSet(())
         self.screen_anchors: frozenset[str] = frozenset()
         self.screen_keys = 0
 
@@ -152,7 +154,17 @@ class Matcher:
                 if i + 1 < len(k):
                     variants.add(k[:i] + k[i + 1] + k[i] + k[i + 2 :])
         keys.update(v for v in variants if v not in self.known and len(v) >= 3)
-        self.screen_words = WordSet(k for k in keys if " " not in k)
+        # one-word screen keys: marked in the automaton, misspellings that are no key kept apart
+        apart: set[str] = set()
+        for k in keys:
+            if " " not in k:
+                v = self.automaton.get(k, None)
+                if v is None:
+                    apart.add(k)
+                else:
+                    self.automaton.add_word(k, v | _SCREEN_BIT)
+        self.automaton.make_automaton()
+        self.screen_variants = WordSet(apart)
         # keys of several words are all lexicon keys: they are marked in the phrase table
         self.phrases, self.screen_anchors = _phrase_table(
             self._phrase_keys, {k for k in keys if " " in k}
@@ -191,8 +203,7 @@ class Matcher:
         """The key part of :meth:`any_candidate`: is a screen key a run of whole tokens of
         ``s``? (For text known to hold no long unknown token it is the whole screen.)"""
         toks = s.split(" ")
-        words = self.screen_words
-        return any(t in words for t in toks) or self.phrase_hit(toks)
+        return any(self.screen_word(t) == 2 for t in toks) or self.phrase_hit(toks)
 
     def phrase_hit(self, toks: list[str]) -> bool:
         """Is a screen key of several words a run of ``toks``?"""
@@ -216,7 +227,8 @@ class Matcher:
     def screen_word(self, w: str) -> int:
         """What the screen token ``w`` can do: 2 it is a one-word key, 1 it is the anchor of a
         longer key, 0 nothing (a text of such tokens never fires the key part of the screen)."""
-        if w in self.screen_words:
+        v = self.automaton.get(w, 0) if w else 0
+        if v & _SCREEN_BIT or w in self.screen_variants:
             return 2
         return 1 if w in self.screen_anchors else 0
 
@@ -250,7 +262,7 @@ class Matcher:
                     whole.append((end, v))
                 else:
                     inner.setdefault(tok_of[start], []).append(
-                        (start, end + 1, groups[v >> _LEN_BITS])
+                        (start, end + 1, groups[v >> _GID_SHIFT])
                     )
         more = self._phrase_matches(s, starts)
         if more:
@@ -260,7 +272,7 @@ class Matcher:
             start = end - (v & _LEN_MASK) + 1
             t0, t1 = tok_of[start], tok_of[end] + 1
             out.extend(
-                AtomMatch(self.atoms[i], t0, t1, start, end + 1) for i in groups[v >> _LEN_BITS]
+                AtomMatch(self.atoms[i], t0, t1, start, end + 1) for i in groups[v >> _GID_SHIFT]
             )
         if inner and self.glue:
             for t, found in inner.items():

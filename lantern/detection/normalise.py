@@ -252,8 +252,8 @@ class _Buf:
 
 class WordSet:
     """A large, fixed set of words (no whitespace in them) kept compact: the words are grouped by
-    their first four letters, one newline-separated string per group. A frozenset of the 74k
-    known words costs 6 MB; this costs about 2 MB, and a lookup is a dict lookup plus a
+    their first three letters, one newline-separated string per group. A frozenset of the 74k
+    known words costs 6 MB; this costs about 1 MB, and a lookup is a dict lookup plus a
     substring search in a few hundred characters."""
 
     __slots__ = ("_groups", "_n")
@@ -262,14 +262,14 @@ class WordSet:
         groups: dict[str, list[str]] = {}
         for w in sorted(set(words)):
             if w:
-                groups.setdefault(w[:4], []).append(w)
+                groups.setdefault(w[:3], []).append(w)
         self._groups = {k: "\n" + "\n".join(v) + "\n" for k, v in groups.items()}
         self._n = sum(map(len, groups.values()))
 
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        group = self._groups.get(word[:4])
+        group = self._groups.get(word[:3])
         return group is not None and "\n" + word + "\n" in group
 
     def __len__(self) -> int:
@@ -293,7 +293,9 @@ class Normaliser:
         english: Container[str] = frozenset(),
         glue: frozenset[str] = frozenset(),
     ) -> None:
-        self.vocab: frozenset[str] = frozenset(vocab)
+        self.vocab: WordSet | frozenset[str] = (
+            vocab if isinstance(vocab, WordSet) else frozenset(vocab)
+        )
         self.english = english
         self.glue = glue
         self._memo: dict[str, str] = {}
