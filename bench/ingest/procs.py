@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+# What `serve` logs once every part of its role is listening.
+READY = '"collector ready: role '
 
 
 def free_port() -> int:
@@ -41,10 +43,14 @@ class CollectorProcess:
         plaintext: bool = False,
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
+        role: str | None = None,
     ) -> None:
+        """`role`: `serve --role ROLE` (ready when it logs so; without `web` there is no
+        /healthz); None runs everything in one process."""
         self.var_dir = var_dir
         self.db = db
         self.plaintext = plaintext
+        self.role = role
         self.grpc = grpc or f"127.0.0.1:{free_port()}"
         self.enrol = enrol or f"127.0.0.1:{free_port()}"
         self.http = http or f"127.0.0.1:{free_port()}"
@@ -85,13 +91,22 @@ class CollectorProcess:
         assert self.process is not None
         return self.process.pid
 
+    def _ready_lines(self) -> int:
+        try:
+            return self.log_path.read_text(errors="replace").count(READY)
+        except OSError:
+            return 0
+
     def start(self, timeout: float = 90.0) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        before = self._ready_lines()
+        role = ["--role", self.role] if self.role else []
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
                 *self._base(),
                 "serve",
+                *role,
                 "--grpc",
                 self.grpc,
                 "--enrol",
@@ -109,12 +124,17 @@ class CollectorProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"collector exited: {self.log_tail()}")
+            if self.role in ("ingest", "jobs"):
+                if self._ready_lines() > before:
+                    return
+                time.sleep(0.05)
+                continue
             try:
                 with urllib.request.urlopen(f"http://{self.http}/healthz", timeout=1):
                     return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"collector not healthy in {timeout:.0f}s: {self.log_tail()}")
+        raise RuntimeError(f"collector not ready in {timeout:.0f}s: {self.log_tail()}")
 
     def kill(self) -> None:
         """`kill -9`: no shutdown, no flush, no goodbye to the agents."""

@@ -94,6 +94,11 @@ class Sampler:
         self._stop.set()
         self._thread.join()
 
+    def collectors_cpu(self, skip: int = 3) -> float:
+        """Every collector process together (% of one core)."""
+        names = [n for n in self.pids if n == "collector" or n.startswith("collector_")]
+        return round(sum(self.mean_cpu(n, skip) for n in names), 1)
+
     def mean_cpu(self, name: str, skip: int = 3) -> float:
         values = self.cpu.get(name, [])[skip:-1] or self.cpu.get(name, [])
         return round(sum(values) / len(values), 1) if values else 0.0
@@ -128,12 +133,16 @@ def run_loadgen_process(
     during: Callable[[], None] | None = None,
     trees: dict[str, int] | None = None,
     gil: bool = True,
+    others: list[CollectorProcess] | None = None,
 ) -> tuple[dict[str, Any], Sampler, Profile | None]:
-    """Run the load generator as its own process; sample both processes; optionally profile."""
+    """Run the load generator as its own process; sample both processes; optionally profile.
+    `others`: more collector processes (sampled as collector_2, …; the profile is of the first)."""
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
-    sampler = Sampler({"collector": collector.pid, "loadgen": proc.pid}, trees or {})
+    pids = {"collector": collector.pid, "loadgen": proc.pid}
+    pids |= {f"collector_{k}": c.pid for k, c in enumerate(others or [], start=2)}
+    sampler = Sampler(pids, trees or {})
     sampler.start()
     prof = None
     if profile_after is not None and profile_out is not None:
@@ -184,12 +193,35 @@ def heartbeats_on_time(url: str, within_s: float) -> tuple[int, int]:
 def throughput(
     name: str, work: Path, args: argparse.Namespace, pg: PostgresServer | None
 ) -> dict[str, Any]:
+    """Closed loop into one collector process, or (`--collectors N`) into N `serve --role
+    ingest` processes sharing the gRPC and enrolment ports (SO_REUSEPORT) beside one `--role
+    jobs` process, all on the same database."""
     db = pg.create_database(f"bench_{int(time.time())}") if pg else None
-    c = CollectorProcess(work / name, db, log_path=work / f"{name}.log")
-    c.start()
-    url = db or f"sqlite:///{(work / name / 'lantern.db').resolve()}"
+    var = work / name
+    log = work / f"{name}.log"
+    n = args.collectors
+    if n == 1:
+        procs = [CollectorProcess(var, db, log_path=log)]
+    else:
+        first = CollectorProcess(var, db, log_path=log, role="ingest")
+        procs = [first] + [
+            CollectorProcess(
+                var,
+                db,
+                log_path=work / f"{name}-{k}.log",
+                role="ingest",
+                grpc=first.grpc,
+                enrol=first.enrol,
+            )
+            for k in range(2, n + 1)
+        ]
+        procs.append(CollectorProcess(var, db, log_path=work / f"{name}-jobs.log", role="jobs"))
+    c = procs[0]
+    url = db or f"sqlite:///{(var / 'lantern.db').resolve()}"
+    token = c.enrolment_token(args.agents + 10)  # creates the schema and the CA once
     try:
-        token = c.enrolment_token(args.agents + 10)
+        for p in procs:
+            p.start()
         cmd = loadgen_command(
             c, token, agents=args.agents, rate=0, duration=args.duration, batch=args.batch
         )
@@ -201,21 +233,28 @@ def throughput(
             profile_out=work / f"{name}-profile.txt",
             trees={"postgres": pid} if pg and (pid := pg.postmaster_pid()) else None,
             gil=args.profile != "wall",
+            others=procs[1:],
         )
         rows, distinct = count_events(url)
     finally:
-        c.stop()
+        for p in procs:
+            p.stop()
     out = {
         "scenario": name,
+        "collectors": n,
         "events_per_s": result["events_per_s"],
         "ack_ms": result["ack_ms"],
         "agents": result["agents_connected"],
         "events_acked": result["events_acked"],
         "events_in_db": rows,
         "distinct_event_ids": distinct,
+        "exactly_once": rows == distinct == result["events_acked"],
         "errors": result["errors"],
         "error_kinds": result["error_kinds"],
-        "collector_cpu_pct": sampler.mean_cpu("collector"),
+        "collector_cpu_pct": sampler.collectors_cpu(),
+        "collector_cpu_pct_each": [
+            sampler.mean_cpu(k) for k in sampler.pids if k.startswith("collector")
+        ],
         "loadgen_cpu_pct": sampler.mean_cpu("loadgen"),
         "postgres_cpu_pct": sampler.mean_cpu("postgres") if pg else None,
         "machine_load_after": round(os.getloadavg()[0], 1),
@@ -392,6 +431,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--collectors",
+        type=int,
+        default=1,
+        help="sqlite/postgres: this many `serve --role ingest` processes on one port (+ jobs)",
+    )
     parser.add_argument("--stream-agents", type=int, default=10_000)
     parser.add_argument("--stream-ramp", type=float, default=60.0)
     parser.add_argument("--stream-hold", type=float, default=90.0)

@@ -194,11 +194,16 @@ class StatefulTriggers(abc.ABC):
     """
 
     @abc.abstractmethod
-    def evaluate(self, rows: Sequence[EventRow], state: TriggerState) -> list[AlertCandidate]: ...
+    def evaluate(
+        self, rows: Sequence[EventRow], state: TriggerState, prepared: object = None
+    ) -> list[AlertCandidate]:
+        """`prepared`: what `prepare` returned for these rows (or a superset), or None."""
 
-    def prepare(self, rows: Sequence[EventRow]) -> None:  # noqa: B027 - optional hook
-        """Stateless work (e.g. scanning window titles) done before the write transaction, so
-        SQLite's single writer is not held for it. Optional."""
+    def prepare(self, rows: Sequence[EventRow]) -> object:
+        """Stateless work (e.g. scanning window titles, matching rules) done before the write
+        transaction, so SQLite's single writer is not held for it; the result goes to
+        `evaluate`. Optional."""
+        return None
 
 
 class Store(abc.ABC):

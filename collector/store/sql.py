@@ -1,12 +1,20 @@
 """The SQLAlchemy store: embedded SQLite by default, PostgreSQL for trusts that outgrow one box."""
 
+import functools
 import json
+import os
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
+
+try:
+    import fcntl
+except ImportError:  # Windows: threads only
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -42,10 +50,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
-
-
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def open_store(url: str) -> "SqlStore":
@@ -97,7 +101,9 @@ class SqlStore(Store):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # SQLite has one writer; serialising here avoids busy-retry storms under load.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._write_lock = (
+            _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
+        )
 
     def _begin(self) -> Any:
         return self.engine.begin()
@@ -330,8 +336,8 @@ class SqlStore(Store):
         if not unique:
             return [IngestResult(0, len(rows), 0, 0) for rows in batches]
         all_rows = list(unique.values())
-        if isinstance(triggers, StatefulTriggers):
-            triggers.prepare(all_rows)  # stateless work (title scans) outside the write lock
+        # Stateless trigger work (title scans, rule matching) outside the write lock.
+        prepared = triggers.prepare(all_rows) if isinstance(triggers, StatefulTriggers) else None
         postgres = self.engine.dialect.name == "postgresql"
         params = _event_params(all_rows)
         raised = updated = 0
@@ -348,20 +354,29 @@ class SqlStore(Store):
                 for r in new_rows:
                     if r.device_id not in latest or r.seq > latest[r.device_id].seq:
                         latest[r.device_id] = r
-                mark = "%s" if postgres else "?"
-                greatest = "greatest" if postgres else "max"
-                conn.exec_driver_sql(
-                    f"UPDATE devices SET last_event_at = {mark}, last_seen_at = {mark},"
-                    f" last_seq = {greatest}(last_seq, {mark}) WHERE id = {mark}",
-                    [
-                        (_naive_utc(r.received_at), _naive_utc(r.received_at), r.seq, device)
-                        # One lock order for every writer: parallel group commits on
-                        # PostgreSQL otherwise deadlock on the devices rows.
-                        for device, r in sorted(latest.items())
-                    ],
-                )
+                # One lock order for every writer (sorted): parallel group commits on
+                # PostgreSQL otherwise deadlock on the devices rows.
+                seen = [
+                    (device, _db_time(r.received_at), r.seq) for device, r in sorted(latest.items())
+                ]
+                if postgres:
+                    conn.exec_driver_sql(
+                        "UPDATE devices SET last_event_at = %(t)s, last_seen_at = %(t)s,"
+                        " last_seq = greatest(last_seq, %(s)s) WHERE id = %(d)s",
+                        [{"d": d, "t": t, "s": seq} for d, t, seq in seen],
+                    )
+                else:  # one statement, not one step (and GIL hand-off) per device
+                    conn.exec_driver_sql(
+                        "UPDATE devices SET last_event_at = json_extract(v.value, '$[1]'),"
+                        " last_seen_at = json_extract(v.value, '$[1]'),"
+                        " last_seq = max(last_seq, json_extract(v.value, '$[2]'))"
+                        " FROM json_each(?) AS v WHERE devices.id = json_extract(v.value, '$[0]')",
+                        (json.dumps(seen),),
+                    )
                 if isinstance(triggers, StatefulTriggers):
-                    candidates = triggers.evaluate(new_rows, alert_tx.SqlTriggerState(conn))
+                    candidates = triggers.evaluate(
+                        new_rows, alert_tx.SqlTriggerState(conn), prepared
+                    )
                 else:
                     candidates = triggers(new_rows)
                 if candidates:
@@ -402,6 +417,8 @@ class SqlStore(Store):
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
 
 # --- the ingest path's driver-level helpers
@@ -444,10 +461,26 @@ def _event_params(rows: Sequence[EventRow]) -> list[tuple[Any, ...]]:
     return out
 
 
+def _chunks(n: int, most: int) -> list[int]:
+    """n rows as statement sizes: `most` at a time, then powers of two, so a handful of SQL
+    texts (each prepared once, from the driver's statement cache) covers every group size."""
+    sizes = [most] * (n // most)
+    n %= most
+    size = 1 << max(0, most.bit_length() - 1)
+    while n:
+        if size <= n:
+            sizes.append(size)
+            n -= size
+        size >>= 1
+    return sizes
+
+
 def _insert_sqlite(conn: Connection, params: list[tuple[Any, ...]]) -> set[str]:
     """Insert the rows not stored yet; returns their ids. The dedup read runs inside the write
     lock (BEGIN IMMEDIATE), so a second collector process on the same file cannot slip the same
-    ids in between the read and the insert."""
+    ids in between the read and the insert. Rows go in as multi-row INSERTs: `executemany`
+    steps SQLite once per row and gives up the GIL each time, and getting it back behind the
+    busy event loop thread was the writer's largest wait."""
     conn.exec_driver_sql("BEGIN IMMEDIATE")
     held: set[str] = set()
     for i in range(0, len(params), _IN_CHUNK):
@@ -461,13 +494,28 @@ def _insert_sqlite(conn: Connection, params: list[tuple[Any, ...]]) -> set[str]:
         )
     if held:
         params = [p for p in params if p[0] not in held]
-    if params:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", params
-        )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        start = 0
+        for size in _chunks(len(params), _SQLITE_INSERT_ROWS):
+            cursor.execute(
+                _sqlite_insert_sql(size),
+                list(chain.from_iterable(params[start : start + size])),
+            )
+            start += size
+    finally:
         cursor.close()
     return {p[0] for p in params}
+
+
+# Rows per INSERT statement on SQLite: 10 values a row stays under SQLite's 32,766 variables.
+_SQLITE_INSERT_ROWS = 256
+
+
+@functools.cache
+def _sqlite_insert_sql(rows: int) -> str:
+    values = ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * rows)
+    return f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {values}"
 
 
 def _insert_postgres(conn: Connection, params: list[tuple[Any, ...]]) -> set[str]:
@@ -499,6 +547,53 @@ def _postgres_session(dbapi_conn: Any, _record: Any) -> None:
             " detail json) ON COMMIT DELETE ROWS"
         )
     dbapi_conn.commit()
+
+
+class _WriterLock:
+    """SQLite's single writer, between this process's threads and — through a lock file beside
+    the database — between collector processes sharing the file (several `serve --role ingest`).
+    A process waiting for the lock file wakes the moment it is free; SQLite's own busy handler
+    would poll with sleeps of up to 100 ms. Same acquire/release as threading.Lock."""
+
+    def __init__(self, database: str | None) -> None:
+        self._thread = threading.Lock()
+        self._fd: int | None = None
+        if (
+            fcntl is not None
+            and database
+            and database != ":memory:"
+            and "mode=memory" not in database
+        ):
+            self._fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._thread.acquire(blocking):
+            return False
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BaseException:
+                self._thread.release()
+                if not blocking:
+                    return False
+                raise
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class _WriteTx:

@@ -156,6 +156,13 @@ class _Event:
         return self._facts
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """`TriggerEngine.prepare`'s result: row identity → the (rule, signal, event) it matched."""
+
+    matches: dict[int, Sequence[tuple[Rule, Signal, "_Event"]]]
+
+
 class TriggerEngine(StatefulTriggers):
     """Evaluates a RuleSet. Thread-safe for concurrent evaluate() calls (no mutable state of its
     own beyond the title cache); state lives in the TriggerState the caller passes."""
@@ -233,17 +240,27 @@ class TriggerEngine(StatefulTriggers):
             return self._scan_title(str(row.detail.get("page_title") or row.title))
         return ()
 
-    def prepare(self, rows: Sequence[EventRow]) -> None:
-        """Scan new window titles now (into the title cache), outside the ingest transaction."""
-        for row in rows:
-            if row.kind == "window_focus":
-                self._scan_title(str(row.detail.get("page_title") or row.title))
+    def prepare(self, rows: Sequence[EventRow]) -> "Prepared":
+        """The stateless part of evaluation, outside the ingest transaction: scan window titles
+        (through the title cache) and find, per row, the rules whose match accepts it. Inside
+        the transaction `evaluate` then only does the stateful part (counting, suppression,
+        firing) for the few rows that matched anything."""
+        return Prepared({id(row): self._matches(row) for row in rows})
 
     # --- evaluation
-    def evaluate(self, rows: Sequence[EventRow], state: TriggerState) -> list[AlertCandidate]:
+    def evaluate(
+        self, rows: Sequence[EventRow], state: TriggerState, prepared: object = None
+    ) -> list[AlertCandidate]:
+        """Candidates for `rows`, in order. `prepared`: what `prepare` returned for these rows
+        (or more); rows it does not cover are matched here."""
         out: list[AlertCandidate] = []
+        known = prepared.matches if isinstance(prepared, Prepared) else {}
         for row in rows:
-            self._evaluate_row(row, state, out, None)
+            matches = known.get(id(row))
+            if matches is None:
+                matches = self._matches(row)
+            for rule, sig, ev in matches:
+                self._fire(rule, sig, ev, state, out, None)
         return out
 
     def explain(
@@ -263,14 +280,21 @@ class TriggerEngine(StatefulTriggers):
         out: list[AlertCandidate],
         trace: list[Trace] | None,
     ) -> None:
+        for rule, sig, ev in self._matches(row):
+            self._fire(rule, sig, ev, state, out, trace)
+
+    def _matches(self, row: EventRow) -> Sequence[tuple[Rule, Signal, "_Event"]]:
+        """The rules whose match accepts this row, each once, with the signal it accepted, in
+        firing order. Stateless: reads only the row, the title cache and subject facts."""
         kind = row.kind
         by_cat = self._index.hit.get(kind)
         bare = self._index.bare.get(kind)
         if by_cat is None and bare is None:
-            return
+            return ()
         signals = self.signals(row)
         ev: _Event | None = None
         done: set[str] = set()
+        out: list[tuple[Rule, Signal, _Event]] = []
         if by_cat:
             for sig in signals:
                 for rules in (by_cat.get(sig.category), by_cat.get("")):
@@ -283,7 +307,7 @@ class TriggerEngine(StatefulTriggers):
                             ev = _Event(row, self.subjects)
                         if self._accepts(rule.match, sig, ev):  # type: ignore[arg-type]
                             done.add(rule.id)
-                            self._fire(rule, sig, ev, state, out, trace)
+                            out.append((rule, sig, ev))
         if bare is not None:
             if ev is None:
                 ev = _Event(row, self.subjects)
@@ -291,11 +315,10 @@ class TriggerEngine(StatefulTriggers):
             for rule in bare.candidates(ev):
                 if rule.id in done:
                     continue
-                if ev is None:
-                    ev = _Event(row, self.subjects)
                 if self._accepts(rule.match, sig, ev):  # type: ignore[arg-type]
                     done.add(rule.id)
-                    self._fire(rule, sig, ev, state, out, trace)
+                    out.append((rule, sig, ev))
+        return out
 
     def _accepts(self, m: Match, sig: Signal, ev: _Event) -> bool:
         if m.severity is not None and not m.severity[0] <= sig.severity <= m.severity[1]:
