@@ -7,9 +7,10 @@ One process runs all three by default (`--role all`). For scale each runs as its
 |--------|-------------------------------------------------------------------------------------|
 | ingest | gRPC Connect + enrolment ports, group commit, presence flush, the title-detection   |
 |        | refresh from the console's keyword edits (per process: it feeds this ingest)        |
-| web    | uvicorn: console, REST API, /healthz, /metrics                                      |
-| jobs   | outbox dispatch, escalation, coverage rules, weekly report, retention purge, the    |
-|        | people drop folder — each once across replicas (collector/jobs.py: leases + runs)   |
+| web    | uvicorn: console, REST API, /healthz                                                |
+| jobs   | escalation, coverage rules, weekly report, retention purge and the people drop      |
+|        | folder, each once across replicas (collector/jobs.py); outbox dispatch on every     |
+|        | replica (it leases outbox rows)                                                     |
 
 Several `ingest` processes may listen on one port on Linux: grpc core sets SO_REUSEPORT, and the
 kernel spreads new connections across them (tests/scale/test_roles.py).
