@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from collector.alerts.store import AlertStore
 from collector.clock import utcnow
+from collector.store.interface import JobRunLedger
 from collector.store.job_runs import JobRuns
 from collector.store.sql import SqlStore
 
@@ -62,7 +63,7 @@ class ExclusiveService:
 class JobRunner:
     def __init__(self, store: SqlStore, holder: str, *, lease_seconds: float = 30.0) -> None:
         self.leases = AlertStore(store)
-        self.runs = JobRuns(store)
+        self.runs: JobRunLedger = JobRuns(store)
         self.holder = holder
         self.lease = timedelta(seconds=lease_seconds)
         self.tick = lease_seconds / 3

@@ -206,6 +206,22 @@ class StatefulTriggers(abc.ABC):
         return None
 
 
+class JobRunLedger(Protocol):
+    """One row per background job and period, so that replicas run each period once
+    (collector/jobs.py; SQL implementation: collector/store/job_runs.py)."""
+
+    def claim(self, name: str, period: int, holder: str, now: datetime) -> int | None:
+        """The attempt number if `holder` (which holds the job's lease) may run the period now;
+        None when it is done. A run left unfinished by another holder is taken over."""
+
+    def finish(self, name: str, period: int, holder: str, now: datetime, outcome: str) -> bool:
+        """Record the end of a run; False if another replica took the period over meanwhile."""
+
+    def prune(self, name: str, before_period: int) -> int: ...
+
+    def history(self, name: str | None = None) -> list[dict[str, Any]]: ...
+
+
 class Store(abc.ABC):
     """Everything the collector keeps. Methods are synchronous; async callers use a thread."""
 
