@@ -175,6 +175,8 @@ class Observer:
         self._consumer: threading.Thread | None = None
         self._started = False
         self._lock = threading.Lock()  # start/stop/set_policy from different threads
+        # Held while the consumer state below changes (the consumer, or a direct key source).
+        self._state_lock = threading.Lock()
         self.stats = ObserverStats()
         # Consumer-thread state.
         self._decoder = KeyDecoder(level3=self._level3_char)
@@ -256,7 +258,8 @@ class Observer:
         """Start the platform's own key source; if it cannot start, pynput's listener, whose
         status then says why keys are unavailable (e.g. no X RECORD) if it cannot either."""
         assert self._keyboard is not None and self._backend is not None
-        status = self._keyboard.start(self._on_key)
+        direct = getattr(self._keyboard, "direct", False)
+        status = self._keyboard.start(self._on_key_direct if direct else self._on_key)
         if status != OK and not isinstance(self._keyboard, KeyboardListener):
             log.warning("platform key source unavailable (%s): trying pynput", status)
             self._keyboard.stop(_STOP_TIMEOUT_S)
@@ -287,6 +290,29 @@ class Observer:
         # pynput's thread: a queue put and nothing else.
         self._queue.put(("key", key, pressed, t))
 
+    def _on_key_direct(self, key: Any, pressed: bool, t: float) -> None:
+        """A key from a source whose thread does nothing else (the lean X11 reader): handled
+        right here, under the state lock, instead of waking the consumer for every key (the
+        hand-over between two threads cost more than the key itself). Focus changes already
+        queued are applied first, so keys still land in the window they were typed in."""
+        q = self._queue
+        with self._state_lock:
+            while not q.empty():
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if not self._process(item):
+                    q.put(item)  # "stop" is the consumer's to see
+                    return
+            typing = self._typing
+            had_deadline = typing is not None and typing.flush_due is not None
+            self._process(("key", key, pressed, t))
+            typing = self._typing
+            wake = not had_deadline and typing is not None and typing.flush_due is not None
+        if wake:  # a word has started: the consumer must wake for its idle flush
+            q.put(("wake",))
+
     # ---------------------------------------------------------------- the consumer thread
 
     def _consume(self) -> None:
@@ -302,22 +328,30 @@ class Observer:
                 item = q.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            try:
-                if item is not None:
-                    kind = item[0]
-                    if kind == "stop":
-                        return
-                    if kind == "key":
-                        self._handle_key(item[1], item[2], item[3])
-                    elif kind == "focus":
-                        self._handle_focus(item[1])
-                    elif kind == "policy":
-                        self._handle_policy()
-                self._tracker.poll()
-                self._poll_flush()
-            except Exception as exc:
-                # Log the type only: a message could carry typed text.
-                log.error("observer consumer error: %s", type(exc).__name__)
+            with self._state_lock:
+                if not self._process(item):
+                    return
+
+    def _process(self, item: tuple[Any, ...] | None) -> bool:
+        """Handle one queued item (None: a deadline passed), then what is due; False on stop.
+        Called with the state lock held."""
+        try:
+            if item is not None:
+                kind = item[0]
+                if kind == "stop":
+                    return False
+                if kind == "key":
+                    self._handle_key(item[1], item[2], item[3])
+                elif kind == "focus":
+                    self._handle_focus(item[1])
+                elif kind == "policy":
+                    self._handle_policy()
+            self._tracker.poll()
+            self._poll_flush()
+        except Exception as exc:
+            # Log the type only: a message could carry typed text.
+            log.error("observer consumer error: %s", type(exc).__name__)
+        return True
 
     def _handle_focus(self, info: WindowInfo | None) -> None:
         policy = self._policy

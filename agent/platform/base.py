@@ -69,7 +69,11 @@ class WindowSource(Protocol):
 
 
 class KeySource(Protocol):
-    """A platform's own key capture, used instead of pynput where it is cheaper."""
+    """A platform's own key capture, used instead of pynput where it is cheaper.
+
+    A source with a true ``direct`` attribute runs the callback on a thread that does nothing
+    else, so the observer may do the key's work there rather than queue it.
+    """
 
     def start(self, on_key: Callable[[Any, bool, float], None]) -> str:
         """Start (non-blocking); returns the keyboard capability string."""

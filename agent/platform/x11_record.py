@@ -86,7 +86,10 @@ _GROUP_BITS = 0x6000
 
 
 class X11KeyRecorder:
-    """Key presses and releases from X RECORD, read without python-xlib's reply parser."""
+    """Key presses from X RECORD, read without python-xlib's reply parser."""
+
+    # Its thread only reads keys, so the observer handles them on it (no hand-over per key).
+    direct = True
 
     def __init__(self, display: str) -> None:
         self._display_name = display
