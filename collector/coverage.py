@@ -11,21 +11,27 @@ Nothing here is stored: a device's status is a function of its row, the expected
 
 Problems are flags beside the status: ``blind`` (window or keyboard access missing),
 ``outdated`` (agent older than the newest in the fleet or a required minimum), ``tampered``
-(circumvention signs recently), ``cloned`` (two live agents with one identity — a disk image
-copied after enrolment — or one hardware serial on several live installs), ``revoked``.
+(circumvention signs recently), ``cloned`` (two live agents presented one identity at once — a
+disk image copied after enrolment), ``revoked``; and, for information, ``shared``.
+
+A device record is one enrolment. Each person who signs in to a shared laptop runs and enrols
+their own agent (docs/installers.md), so one **machine** — a hardware serial, else a hostname —
+can have several records: that is ``shared``, not ``cloned`` (a re-imaged laptop is the same: a
+new record beside the old one). Coverage counts machines, so a laptop counts once however many
+students use it.
 """
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from collector.store.interface import DeviceRecord
 
 Connection = Literal["online", "offline", "missing", "never_connected"]
 CONNECTIONS: tuple[Connection, ...] = ("online", "offline", "missing", "never_connected")
-FLAGS = ("blind", "outdated", "tampered", "cloned", "revoked")
+FLAGS = ("blind", "outdated", "tampered", "cloned", "revoked", "shared")
 
 # A device is online while its last contact is within this many heartbeat intervals: one lost
 # heartbeat (a busy Wi-Fi roam) should not flap it to offline.
@@ -64,6 +70,12 @@ def connection(device: DeviceRecord, now: datetime, heartbeat: timedelta) -> Con
 def is_blind(capabilities: Mapping[str, str]) -> bool:
     """Blind when an essential capability has reported something other than ok."""
     return any(capabilities.get(name, "") not in ("", "ok") for name in ESSENTIAL_CAPABILITIES)
+
+
+def machine_key(device: DeviceRecord) -> str:
+    """The physical laptop a device record (an enrolment) is on: serial, else hostname."""
+    serial = _norm(device.hardware_serial)
+    return f"serial:{serial}" if serial else f"host:{_norm(device.hostname)}"
 
 
 def reporting_within(device: DeviceRecord, now: datetime, window: timedelta) -> bool:
@@ -112,7 +124,7 @@ def fleet_status(devices: Sequence[DeviceRecord], facts: FleetFacts) -> list[Dev
         current = version_key(facts.minimum_version)
     else:
         current = max(versions, default=())
-    serials = Counter(d.hardware_serial for d in active if d.hardware_serial)
+    profiles = Counter(machine_key(d) for d in active)
     out = []
     for d in devices:
         flags = []
@@ -123,12 +135,13 @@ def fleet_status(devices: Sequence[DeviceRecord], facts: FleetFacts) -> list[Dev
         if d.id in facts.tampered_devices:
             flags.append("tampered")
         # Cloned: two live agents presented this one identity at once (a disk image copied after
-        # enrolment; ingest flags it), or one hardware serial behind several live enrolments.
-        duplicate_serial = bool(d.hardware_serial) and serials[d.hardware_serial] > 1
-        if (d.clone_suspected_at is not None or duplicate_serial) and not d.revoked:
+        # enrolment; ingest flags it). Several enrolments on one machine are people sharing it.
+        if d.clone_suspected_at is not None and not d.revoked:
             flags.append("cloned")
         if d.revoked:
             flags.append("revoked")
+        elif profiles[machine_key(d)] > 1:
+            flags.append("shared")
         out.append(
             DeviceStatus(
                 device=d,
@@ -227,8 +240,14 @@ def coverage_report(
         yield sites.setdefault(site, CoverageRow(site))
         yield groups.setdefault(group, CoverageRow(group))
 
-    # Per expected device: is some live enrolment it, and is that enrolment reporting?
-    # (Two enrolments — a re-imaged laptop — can match one expected device: it counts once.)
+    # One machine, however many enrolments: the expected device it matches (by serial, then
+    # hostname), else its own serial or hostname. Several people's agents on a shared laptop, or
+    # a re-image beside the old record, are one machine and count once.
+    machines: dict[object, list[DeviceStatus]] = {}
+    for s in live:
+        e = matched.get(s.device.id)
+        key: object = ("expected", id(e)) if e is not None else machine_key(s.device)
+        machines.setdefault(key, []).append(s)
     enrolled_keys: set[int] = set()
     reporting_keys: set[int] = set()
     for s in live:
@@ -242,18 +261,22 @@ def coverage_report(
             row.expected += 1
             row.expected_enrolled += id(e) in enrolled_keys
             row.reporting_7d_expected += id(e) in reporting_keys
-    for s in live:
-        e = matched.get(s.device.id)
+    for profiles in machines.values():
+        # The enrolment heard from last speaks for the machine's connection and capabilities.
+        latest = max(
+            profiles, key=lambda s: s.device.last_seen_at or datetime.min.replace(tzinfo=UTC)
+        )
+        e = matched.get(latest.device.id)
         site = (e.site if e else "") or "(no site)"
-        group = (e.group_name if e else "") or s.device.group_name or "(no group)"
+        group = (e.group_name if e else "") or latest.device.group_name or "(no group)"
         for row in rows_for(site, group):
             row.enrolled += 1
-            row.online += s.connection == "online"
-            row.reporting_24h += s.reporting_24h
-            row.reporting_7d += s.reporting_7d
-            row.blind += "blind" in s.flags
-            row.never_connected += s.connection == "never_connected"
-            row.missing += s.connection == "missing"
+            row.online += latest.connection == "online"
+            row.reporting_24h += any(s.reporting_24h for s in profiles)
+            row.reporting_7d += any(s.reporting_7d for s in profiles)
+            row.blind += "blind" in latest.flags
+            row.never_connected += latest.connection == "never_connected"
+            row.missing += latest.connection == "missing"
     return CoverageReport(
         total=total,
         by_site=sorted(sites.values(), key=lambda r: r.name),

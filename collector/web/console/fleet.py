@@ -24,6 +24,7 @@ def devices_page(request: Request, store: StoreDep, _user: FleetUser, show: str 
     """Every device: status, agent version, capabilities, spool and gaps, last seen."""
     statuses = fleet.device_statuses(store, utcnow(), request.app.state.heartbeat)
     counts = Counter(s.label for s in statuses)
+    counts["shared"] = sum("shared" in s.flags for s in statuses)  # information, never the label
     shown = [s for s in statuses if not show or s.label == show or show in s.flags]
     return page(
         request,
@@ -32,7 +33,15 @@ def devices_page(request: Request, store: StoreDep, _user: FleetUser, show: str 
             "statuses": shown,
             "counts": counts,
             "total": len(statuses),
-            "labels": (*CONNECTIONS, "blind", "outdated", "tampered", "cloned", "revoked"),
+            "labels": (
+                *CONNECTIONS,
+                "blind",
+                "outdated",
+                "tampered",
+                "cloned",
+                "revoked",
+                "shared",
+            ),
             "show": show,
         },
     )

@@ -4,11 +4,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from collector.alerts.models import audit_log
 from collector.security.credentials import token_hash
 from collector.store import SqlStore, TokenRejected
+from collector.store import models as m
 from collector.store.interface import DeviceRegistration
 from collector.web import policy
 from collector.web.models import policy_changes
@@ -39,8 +40,15 @@ def test_devices_page_shows_each_status(as_role: Any, store: SqlStore) -> None:
     old = add_device(store, "OLD", last_seen=fresh, agent_version="1.1.9")
     tampered = add_device(store, "TAMPERED", last_seen=fresh, agent_version="1.2.0")
     add_event(store, tampered, "circumvention", NOW - timedelta(hours=1), detail={"kind": "proxy"})
-    clone_a = add_device(store, "CLONE-A", serial="SN-1", last_seen=fresh, agent_version="1.2.0")
-    clone_b = add_device(store, "CLONE-B", serial="SN-1", last_seen=fresh, agent_version="1.2.0")
+    # Two students' agents on one shared laptop (one serial): shared, not cloned.
+    shared_a = add_device(store, "LIB-1", serial="SN-1", last_seen=fresh, agent_version="1.2.0")
+    shared_b = add_device(store, "LIB-1", serial="SN-1", last_seen=fresh, agent_version="1.2.0")
+    # One identity presented by two live agents at once (ingest flagged it): cloned.
+    cloned = add_device(store, "CLONE", serial="SN-2", last_seen=fresh, agent_version="1.2.0")
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(m.devices).where(m.devices.c.id == cloned).values(clone_suspected_at=NOW)
+        )
     add_event(
         store,
         offline,
@@ -56,7 +64,9 @@ def test_devices_page_shows_each_status(as_role: Any, store: SqlStore) -> None:
     assert "tag-blind" in _row(html, blind) and "unavailable: wayland" in _row(html, blind)
     assert "tag-outdated" in _row(html, old) and "1.1.9" in _row(html, old)
     assert "tag-tampered" in _row(html, tampered)
-    assert "tag-cloned" in _row(html, clone_a) and "tag-cloned" in _row(html, clone_b)
+    assert "tag-shared" in _row(html, shared_a) and "tag-shared" in _row(html, shared_b)
+    assert "tag-cloned" not in _row(html, shared_a)
+    assert "tag-cloned" in _row(html, cloned)
 
 
 def test_it_never_sees_alert_content(as_role: Any, store: SqlStore) -> None:
