@@ -94,19 +94,38 @@ class _BareIndex:
                 self.always.extend(self.by_title)
                 self.by_title = []
 
-    def candidates(self, ev: "_Event") -> list[Rule]:
+    def candidates(self, ev: "_Event") -> tuple[Rule, ...]:
+        return self.lookup(str(ev.row.detail.get("url", "")), ev.row.app, ev.process, ev.title)
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one index per engine, kept for its life
+    def lookup(self, url: str, app: str, process: str, title: str) -> tuple[Rule, ...]:
+        """The rules an event with these fields could match (a pure function of them, so
+        cached: most events are the same few windows again)."""
         out = list(self.always)
-        if self.by_domain and ev.host:
-            parts = ev.host.split(".")
+        host = _host(url) if self.by_domain else ""
+        if host:
+            parts = host.split(".")
             for i in range(len(parts) - 1):
                 out.extend(self.by_domain.get(".".join(parts[i:]), ()))
         if self.by_app:
-            out.extend(self.by_app.get(ev.row.app.lower(), ()))
-            if ev.process.lower() != ev.row.app.lower():
-                out.extend(self.by_app.get(ev.process.lower(), ()))
-        if self.title_prefilter is not None and ev.title and self.title_prefilter.search(ev.title):
+            out.extend(self.by_app.get(app.lower(), ()))
+            if process.lower() != app.lower():
+                out.extend(self.by_app.get(process.lower(), ()))
+        if self.title_prefilter is not None and title and self.title_prefilter.search(title):
             out.extend(self.by_title)
-        return out
+        return tuple(out)
+
+    def __hash__(self) -> int:  # lru_cache keys on self: identity is right for an index
+        return id(self)
+
+
+def _host(url: str) -> str:
+    if not url:
+        return ""
+    try:
+        return (urlsplit(url if "//" in url else "//" + url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 @dataclass
@@ -134,14 +153,7 @@ class _Event:
     @property
     def host(self) -> str:
         if self._host is None:
-            url = str(self.row.detail.get("url", ""))
-            host = ""
-            if url:
-                try:
-                    host = (urlsplit(url if "//" in url else "//" + url).hostname or "").lower()
-                except ValueError:
-                    host = ""
-            self._host = host
+            self._host = _host(str(self.row.detail.get("url", "")))
         return self._host
 
     @property
@@ -309,12 +321,19 @@ class TriggerEngine(StatefulTriggers):
                             done.add(rule.id)
                             out.append((rule, sig, ev))
         if bare is not None:
-            if ev is None:
-                ev = _Event(row, self.subjects)
+            d = row.detail
+            candidates = bare.lookup(
+                str(d.get("url", "")),
+                row.app,
+                str(d.get("process", "")),
+                str(d.get("page_title") or row.title),
+            )
             sig = signals[0] if signals else BARE
-            for rule in bare.candidates(ev):
+            for rule in candidates:
                 if rule.id in done:
                     continue
+                if ev is None:
+                    ev = _Event(row, self.subjects)
                 if self._accepts(rule.match, sig, ev):  # type: ignore[arg-type]
                     done.add(rule.id)
                     out.append((rule, sig, ev))

@@ -129,3 +129,20 @@ def test_microseconds_kept_and_long_strings_cut() -> None:
     row = event_row(event, "d", NOW)
     assert row.observed_at == datetime.fromtimestamp(1_790_000_000.123457, UTC)
     assert len(row.title) == MAX_TITLE and len(row.detail["page_title"]) == MAX_TITLE
+
+
+def test_window_focus_cache_gives_the_same_rows_and_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collector.ingest import wire
+
+    monkeypatch.setattr(wire, "_FOCUS", {})
+    monkeypatch.setattr(wire, "FOCUS_CACHE_SIZE", 3)
+    events = [focus(app="a", title=f"t{i % 5}", process="p", pid=i % 5) for i in range(40)]
+    first = convert_batch(pb.EventBatch(events=events), "d", NOW).rows
+    again = convert_batch(pb.EventBatch(events=events), "d", NOW).rows
+    assert [(r.title, r.detail, r.detail_json) for r in first] == [
+        (r.title, r.detail, r.detail_json) for r in again
+    ]
+    assert [r.detail["pid"] for r in first] == [i % 5 for i in range(40)]
+    assert len(wire._FOCUS) <= 3
