@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         k: v
-        for k in ("db", "grpc", "http", "var_dir", "plaintext", "enrol", "role")
+        for k in ("db", "grpc", "http", "var_dir", "plaintext", "enrol", "role", "metrics")
         if (v := getattr(args, k, None))
     }
     return Settings(**overrides)
@@ -302,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="what this process runs: all (default), or only the gRPC ingest and enrolment "
         "ports, only the web console and API, or only the background jobs; run several "
         "processes on one database for scale (docs/deploy.md)",
+    )
+    serve.add_argument(
+        "--metrics",
+        help="also serve Prometheus metrics on this address, without sign-in, for a private "
+        "monitoring network (e.g. 127.0.0.1:9108): how ingest and jobs processes are scraped; "
+        "the web role has /metrics behind an it_admin token",
     )
     serve.set_defaults(func=_cmd_serve)
 

@@ -292,6 +292,18 @@ async def _until_signalled() -> None:
             loop.remove_signal_handler(sig)
 
 
+def _serve_metrics(settings: Settings, store: Store) -> None:
+    """Prometheus metrics on their own port (a daemon thread of prometheus_client)."""
+    from prometheus_client import start_http_server
+
+    from collector import metrics
+
+    host, _, port = settings.metrics.rpartition(":")
+    metrics.watch_database(store.engine, timedelta(seconds=settings.heartbeat_seconds))  # type: ignore[attr-defined]
+    start_http_server(int(port), addr=host or "127.0.0.1", registry=metrics.REGISTRY)
+    log.info("Prometheus metrics on http://%s/metrics", settings.metrics)
+
+
 async def serve(settings: Settings) -> None:
     role = settings.role
     if role not in ROLES:
@@ -302,6 +314,8 @@ async def serve(settings: Settings) -> None:
         ingest = _Ingest(settings, store, directory) if role in ("all", "ingest") else None
     jobs = _Jobs(settings, store, directory) if role in ("all", "jobs") else None
     web = _web(settings, store) if role in ("all", "web") else None
+    if settings.metrics:
+        _serve_metrics(settings, store)
     web_task: asyncio.Task[None] | None = None
     try:
         if jobs is not None:

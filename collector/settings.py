@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     # What `serve` runs: all (gRPC ingest + web + background jobs), or one of ingest, web, jobs
     # (several processes, one database: docs/deploy.md "Many collectors").
     role: str = "all"
+    # host:port for an unauthenticated Prometheus endpoint (ingest and jobs processes have no
+    # web server; keep it on a private network). Empty: off (the web role has /metrics).
+    metrics: str = ""
     # Empty means the embedded SQLite database under var_dir.
     db: str = ""
     # Connect (mutual TLS: agents present their client certificate).

@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from collector import metrics
 from collector.clock import utcnow
 from collector.directory.store import DirectoryStore
 from collector.ingest.batcher import GroupCommitter
@@ -86,6 +87,7 @@ class IngestService(pb_grpc.IngestServicer):
         self, request: pb.EnrolRequest, context: grpc.aio.ServicerContext
     ) -> pb.EnrolResponse:
         if not self._enrol_limit.allow(_peer_host(context.peer()), time.monotonic()):
+            metrics.ENROLMENTS.labels("rate_limited").inc()
             await context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 "too many enrolments from this address; try again in a minute",
@@ -113,6 +115,7 @@ class IngestService(pb_grpc.IngestServicer):
             )
         except TokenRejected as exc:
             log.warning("enrolment refused: %s (host %s)", exc.reason, registration.hostname)
+            metrics.ENROLMENTS.labels(exc.reason).inc()
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, exc.reason)
             raise  # unreachable: abort raises
         response = pb.EnrolResponse(
@@ -127,6 +130,7 @@ class IngestService(pb_grpc.IngestServicer):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             response.ca_cert_pem = self.ca.cert_pem
         log.info("device enrolled: %s (%s)", device.id, device.hostname)
+        metrics.ENROLMENTS.labels("ok").inc()
         return response
 
     async def Renew(
@@ -189,6 +193,7 @@ class IngestService(pb_grpc.IngestServicer):
             log.warning("device %s: two live agents share one identity (cloned image?)", device.id)
             await asyncio.to_thread(self.store.flag_clone, device.id, utcnow())
         sessions.add(hello.session_id)
+        metrics.STREAMS.inc()
         try:
             self.presence.seen(device.id)
             policy = await self._policy_cached(device.id)
@@ -220,6 +225,7 @@ class IngestService(pb_grpc.IngestServicer):
                 else:
                     log.warning("device %s sent an unexpected %s", device.id, body)
         finally:
+            metrics.STREAMS.dec()
             sessions.discard(hello.session_id)
             if not sessions:
                 self.connected.pop(device.id, None)
@@ -256,6 +262,7 @@ class IngestService(pb_grpc.IngestServicer):
         """The replies to one batch: its Ack, after a Throttle when a rate limit refused it."""
         limit = self.settings.max_batch_events
         if len(batch.events) > limit:
+            metrics.BATCHES.labels("retry").inc()
             return [
                 _ack(
                     batch_id=batch.batch_id,
@@ -266,6 +273,7 @@ class IngestService(pb_grpc.IngestServicer):
             ]
         admission = self._event_limit.admit(device.id, len(batch.events), time.monotonic())
         if not admission.ok:
+            metrics.BATCHES.labels("throttled").inc()
             retry_ms = max(1, math.ceil(admission.retry_after_s * 1000))
             throttle = pb.Throttle(
                 max_events_per_second=admission.max_events_per_second, retry_after_ms=retry_ms
@@ -286,11 +294,16 @@ class IngestService(pb_grpc.IngestServicer):
         except Exception:
             # The database is away (restart, disk full): nothing was committed, so ask for the
             # batch again after a pause instead of ending the stream.
+            metrics.BATCHES.labels("retry").inc()
             await asyncio.sleep(STORE_RETRY_PAUSE_S)
             return pb.Ack(
                 batch_id=batch.batch_id, retry=True, reason="the collector could not store this yet"
             )
         reason = "; ".join(sorted({r for _, r in converted.rejected}))
+        metrics.BATCHES.labels("stored").inc()
+        metrics.EVENTS.labels("stored").inc(result.stored)
+        metrics.EVENTS.labels("duplicate").inc(result.duplicates)
+        metrics.EVENTS.labels("rejected").inc(len(converted.rejected))
         return pb.Ack(
             batch_id=batch.batch_id,
             stored=result.stored,
@@ -336,4 +349,5 @@ def _peer_common_name(context: grpc.aio.ServicerContext) -> str | None:
 
 
 def _refusal(code: str, message: str) -> pb.CollectorMessage:
+    metrics.REFUSALS.labels(code).inc()
     return pb.CollectorMessage(refusal=pb.Refusal(code=code, message=message))

@@ -17,6 +17,7 @@ GOVERNANCE: Final = frozenset({"dsl", "trustee"})
 ACCESS: Final[dict[str, frozenset[str]]] = {
     # health and the API schema
     "GET /healthz": PUBLIC,
+    "GET /metrics": IT,  # Prometheus, with an it_admin API token; operational figures only
     # what monitoring does, for students and parents (no sign-in)
     "GET /transparency": PUBLIC,
     "GET /openapi.json": PUBLIC,

@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from collector import metrics
 from collector.ingest.service import IngestService
 from collector.settings import Settings
 from collector.store import open_store
@@ -43,6 +44,17 @@ async def limited(tmp_path: Path) -> AsyncIterator[Harness]:
 async def test_a_batch_over_the_device_rate_is_throttled_then_stored_when_sent_again(
     limited: Harness,
 ) -> None:
+    def counted(name: str, result: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, {"result": result}) or 0.0
+
+    before = {
+        k: counted(*k)
+        for k in (
+            ("lantern_ingest_batches_total", "throttled"),
+            ("lantern_ingest_batches_total", "stored"),
+            ("lantern_ingest_events_total", "stored"),
+        )
+    }
     token = enrolment_token(limited.store)
     flooder = await limited.enrol(token, "flooder")
     first = [focus_event(i) for i in range(1, 51)]
@@ -68,3 +80,6 @@ async def test_a_batch_over_the_device_rate_is_throttled_then_stored_when_sent_a
     replies = await limited.exchange([hello(flooder), batch(2, second)], 2)
     assert replies[1].ack.stored == 10 and not replies[1].ack.retry
     assert limited.store.count_events(flooder.device_id) == 60
+    # What Prometheus would see from this process: 1 throttled batch, 3 stored with 61 events.
+    after = {k: counted(*k) - v for k, v in before.items()}
+    assert list(after.values()) == [1, 3, 61]
