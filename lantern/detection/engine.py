@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 _MENTION_RE = re.compile(r"(?<![\w@])@\w")
 # three single letters in a row ("k i l l") in Normaliser.screen_raw output: screened in full
 _SPACED_RAW_RE = re.compile(r" [a-z] +[a-z] +[a-z](?: |$)")
-# screen words remembered per engine (a few MB at most; titles and typing repeat words heavily)
-WORD_MEMORY = 20_000
+# screen words remembered per engine (about 150 bytes each; titles and typing repeat words)
+WORD_MEMORY = 24_576
 SENTENCE = "."
 FUZZY_ANCHORS = frozenset(
     {"hostile", "threat_call", "threat_verb", "negated_positive", "wish", "identity"}
@@ -65,7 +65,7 @@ class Engine:
         self.word_memory = WORD_MEMORY
         self._seen: dict[str, str] = {}  # screen word -> its squeezed form
         self._quiet: set[str] = set()  # words that are no part of any screen key
-        self._keys: set[str] = set()  # words that are a one-word screen key
+        self._keys: set[str] = set()  # words that fire the screen (one-word key, hidden words)
         self._alarm: set[str] = set()  # words that always take the full screen
 
     def __getstate__(self) -> dict[str, object]:
@@ -90,11 +90,14 @@ class Engine:
         languages: Iterable[str] | None = None,
         cache: bool = True,
         local: Iterable[LocalKeyword] = (),
+        word_memory: int = WORD_MEMORY,
     ) -> Engine:
         """Load a lexicon directory (default: the packaged lexicon) and compile it.
 
         The compiled engine is cached per lexicon version (see :mod:`lantern.detection.cache`),
         so after the first run a load is one file read; ``cache=False`` always compiles.
+        ``word_memory`` bounds the words the screen remembers (see :meth:`candidate`; about
+        150 bytes each, 0 turns it off).
         """
         t = time.perf_counter()
         local = tuple(local)
@@ -108,6 +111,7 @@ class Engine:
             engine = cls(lex)
             if key:
                 write_cache(key, engine)
+        engine.word_memory = word_memory
         engine.load_seconds = time.perf_counter() - t
         return engine
 
@@ -132,11 +136,12 @@ class Engine:
     def candidate(self, text: str) -> bool:
         """The fast screen: False when ``text`` cannot hold a hit.
 
-        Screen words are remembered (up to ``word_memory`` of them) with their squeezed form and
-        what they can do in the screen: a text of quiet words is rejected with one set
-        operation, a text with a one-word key accepted with another, and a text of remembered
-        words only has its several-word keys checked. The answer is always the same as
-        screening the text from scratch (:meth:`Matcher.any_candidate`).
+        Screen words are remembered with their squeezed form and what they can do in the
+        screen (up to ``word_memory`` of them, then the memory starts afresh; 0 turns it off):
+        a text of quiet words is rejected with one set operation, a text with a one-word key (or
+        a long unknown word that may hide run-together words) accepted with another, and a text
+        of remembered words only has its several-word keys checked. The answer is always the
+        same as screening the text from scratch (:meth:`Matcher.any_candidate`).
         """
         norm = self.normaliser
         raw = norm.screen_raw(text)
@@ -144,41 +149,69 @@ class Engine:
             return self.matcher.any_candidate(norm.normalise(text))
         words = raw.split()
         if _SPACED_RAW_RE.search(" " + raw) is None:
-            seen = self._seen
-            for learnt in (False, True):
-                if self._quiet.issuperset(words):
-                    return False
-                if not self._alarm.isdisjoint(words):
-                    break
+            if self._quiet.issuperset(words):
+                return False
+            if self._alarm.isdisjoint(words):
                 if not self._keys.isdisjoint(words):
                     return True
+                seen = self._seen
                 try:
                     squeezed = [seen[w] for w in words]
                 except KeyError:
-                    if learnt or len(seen) + len(self._alarm) >= self.word_memory:
-                        break
-                    self._learn(words)
-                    continue
-                return self.matcher.phrase_hit(squeezed)
+                    verdict = self._screen_new(words)
+                    if verdict is not None:
+                        return verdict
+                else:
+                    return self.matcher.phrase_hit(squeezed)
         return self.matcher.any_candidate(norm.screen_finish(text, raw))
 
-    def _learn(self, words: list[str]) -> None:
-        seen, matcher = self._seen, self.matcher
+    def forget_words(self) -> None:
+        """Empty the screen's word memory (it refills as texts are screened)."""
+        self._seen.clear()
+        self._quiet.clear()
+        self._keys.clear()
+        self._alarm.clear()
+
+    def _screen_new(self, words: list[str]) -> bool | None:
+        """Screen a text holding words not remembered yet, learning them while there is room;
+        None when one of them needs the full screen."""
+        seen, quiet, keys, alarm, matcher = (
+            self._seen,
+            self._quiet,
+            self._keys,
+            self._alarm,
+            self.matcher,
+        )
+        room = len(seen) + len(alarm) < self.word_memory
+        squeezed: list[str] = []
+        fires = False
+        all_quiet = True
         for w in words:
-            if w in seen or w in self._alarm:
-                continue
-            sq = squeeze(w)
-            # a long unknown word that may hide run-together words, or a word squeezed to one
-            # letter ("aa": it could complete spaced letters) always takes the full screen
-            if (len(sq) == 1 and len(w) > 1) or matcher.hides_words(sq):
-                self._alarm.add(w)
-                continue
-            seen[w] = sq
-            role = matcher.screen_word(sq)
-            if role == 2:
-                self._keys.add(w)
-            elif role == 0:
-                self._quiet.add(w)
+            sq = seen.get(w)
+            if sq is not None:
+                role = 2 if w in keys else 0 if w in quiet else 1
+            else:
+                sq = squeeze(w)
+                # a word squeezed to one letter ("aa") could complete spaced letters
+                if len(sq) == 1 and len(w) > 1:
+                    if room:
+                        alarm.add(w)
+                    return None
+                # 2: a one-word key, or a long unknown word that may hide run-together words;
+                # 1: the anchor of a longer key; 0: quiet
+                role = 2 if len(sq) >= 8 and matcher.hides_words(sq) else matcher.screen_word(sq)
+                if room:
+                    seen[w] = sq
+                    if role == 2:
+                        keys.add(w)
+                    elif role == 0:
+                        quiet.add(w)
+            fires = fires or role == 2
+            all_quiet = all_quiet and role == 0
+            squeezed.append(sq)
+        if fires:
+            return True
+        return False if all_quiet else matcher.phrase_hit(squeezed)
 
     def analyse(
         self,

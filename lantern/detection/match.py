@@ -207,21 +207,27 @@ class Matcher:
 
     def phrase_hit(self, toks: list[str]) -> bool:
         """Is a screen key of several words a run of ``toks``?"""
-        anchors = self.screen_anchors
-        if anchors.isdisjoint(toks):
+        present = self.screen_anchors.intersection(toks)
+        if not present:
             return False
         phrases = self.phrases
-        for i, t in enumerate(toks):
-            if t not in anchors:
-                continue
-            for j, n, group in phrases[t]:
-                a = i - j
-                if a < 0 or a + n > len(toks):
-                    continue
-                key = " ".join(toks[a : a + n])
-                at = group.find("\n" + key + "\t")
-                if at >= 0 and group[at + len(key) + 2] == _SCREEN_MARK:
-                    return True
+        ntoks = len(toks)
+        for t in present:
+            shapes = phrases[t]
+            i = toks.index(t)
+            while True:
+                for j, n, group in shapes:
+                    a = i - j
+                    if a < 0 or a + n > ntoks:
+                        continue
+                    key = " ".join(toks[a : a + n])
+                    at = group.find("\n" + key + "\t")
+                    if at >= 0 and group[at + len(key) + 2] == _SCREEN_MARK:
+                        return True
+                try:
+                    i = toks.index(t, i + 1)
+                except ValueError:
+                    break
         return False
 
     def screen_word(self, w: str) -> int:
@@ -341,15 +347,25 @@ class Matcher:
 
 
 # everyday words never chosen as the anchor of a phrase that has another word
-_COMMON_WORDS = """one two more most many much over through said say says made make makes work
-    year years world people time times day new first last long back end life way good great best
-    better well even also only other some like get got go goes going come came take took give gave
-    see saw know think want need use used find found tell told ask call called try still national
-    state government country city number part place group case week month home after before
-    between around down under again there here then than now out own same each every such both
-    few little big small old young high right left man men woman women child children mum dad
-    family friend friends name school"""
-_COMMON = frozenset(squeeze(w) for w in NO_INFLECT | frozenset(_COMMON_WORDS.split()))
+_COMMON_WORDS = """one two three four five six ten hundred thousand million more most many much
+    over through said say says made make makes making work working works worked year years world
+    people person time times day days new first last long back end life lives way ways good great
+    best better well even also only other others some like get gets got getting go goes going gone
+    come comes came coming take takes took taking give gives gave given see seen saw know known
+    knew think thought want wants wanted need needs needed use used using find found tell told ask
+    asked call called try tried still national state states government country countries city
+    number part place group case week month home house after before between around down under
+    again there here then than now out own same each every such both few little big small old
+    young high right left man men woman women child children family friend friends name which what
+    where how why while since until later early next power control action age total share keep
+    kept live living life lot area public money business service system program problem point fact
+    water side school end show shows hand head home room mother father others large small found
+    american national general social political economic military war law court act left line
+    level order form game games story job night point start started play played run set put turn
+    open close free full real sure whole however often always never sometimes something nothing
+    everything anything another different important possible"""
+_FUNCTION = frozenset(squeeze(w) for w in NO_INFLECT)
+_COMMON = frozenset(squeeze(w) for w in _COMMON_WORDS.split()) - _FUNCTION
 
 
 def _phrase_table(
@@ -381,7 +397,7 @@ def _phrase_table(
 def _anchor(words: list[str]) -> str:
     """The word of a several-word key least likely to be common (every word of a key must be a
     token for it to match, so a text without the anchor need not be checked for it)."""
-    return min(words, key=lambda w: (w in _COMMON, len(w) <= 2, -len(w)))
+    return min(words, key=lambda w: (w in _FUNCTION, w in _COMMON, len(w) <= 2, -len(w)))
 
 
 def _inflected_known(tok: str, known: Container[str]) -> bool:

@@ -191,7 +191,7 @@ def _quick_fold() -> dict[int, str]:
     return table
 
 
-# long tokens whose split (run-together words) is remembered per normaliser
+# tokens whose split (run-together words) or leet reading is remembered per normaliser
 SPLIT_MEMORY = 4096
 _WORD_RE = re.compile(r"\w+")
 _LONG_WORD_RE = re.compile(r"(?<![\w])[a-z]{6,}(?![\w])")
@@ -300,12 +300,13 @@ class Normaliser:
         self.glue = glue
         self._memo: dict[str, str] = {}
         self._split_memo: dict[str, str | None] = {}
+        self._leet_memo: dict[str, str] = {}
         self._by_len: dict[int, list[str]] | None = None
 
     def __getstate__(self) -> dict[str, object]:
         # memos and derived tables are rebuilt on use, not stored in the engine cache
         state = dict(self.__dict__)
-        state.update(_memo={}, _split_memo={}, _by_len=None)
+        state.update(_memo={}, _split_memo={}, _leet_memo={}, _by_len=None)
         return state
 
     def _words_of_length(self, n: int) -> list[str]:
@@ -494,6 +495,15 @@ class Normaliser:
 
     def _deleet(self, m: re.Match[str]) -> str:
         tok = m.group()
+        memo = self._leet_memo
+        got = memo.get(tok)
+        if got is None:
+            got = self._deleet_token(tok)
+            if len(memo) < SPLIT_MEMORY:  # typing re-reads the same words at every boundary
+                memo[tok] = got
+        return got
+
+    def _deleet_token(self, tok: str) -> str:
         # leading/trailing symbols are punctuation ("kill!", "|"), not letters
         core = tok.strip("!|+*#")
         lead = len(tok) - len(tok.lstrip("!|+*#"))
