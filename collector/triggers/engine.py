@@ -188,6 +188,13 @@ class TriggerEngine(StatefulTriggers):
         notify_delay_s: float = DEFAULT_NOTIFY_DELAY_S,
         title_cache_size: int = 8192,
     ) -> None:
+        self._scan_title: Callable[[str], tuple[Signal, ...]] = functools.lru_cache(
+            maxsize=title_cache_size
+        )(self._scan_title_uncached)
+        # (kind, app, title, detail JSON) of ingest rows no rule could even look at: most
+        # events are the same few windows again, and they are skipped with one set lookup.
+        self._unmatched: set[tuple[str, str, str, str]] = set()
+        self._unmatched_size = title_cache_size
         self.detection = detection
         self.alert_threshold = alert_threshold
         self.rules = rules if rules is not None else load_rules()
@@ -200,10 +207,18 @@ class TriggerEngine(StatefulTriggers):
             if r.after is not None:
                 self._consumers.setdefault(r.after.rule, []).append(r)
         self._index = self._build_index()
-        self._scan_title: Callable[[str], tuple[Signal, ...]] = functools.lru_cache(
-            maxsize=title_cache_size
-        )(self._scan_title_uncached)
         self._memory = MemoryTriggerState()
+
+    @property
+    def detection(self) -> Engine | None:
+        return self._detection
+
+    @detection.setter
+    def detection(self, engine: Engine | None) -> None:
+        """A new detection engine (the console's keyword edits) applies to titles seen before."""
+        self._detection = engine
+        self._scan_title.cache_clear()  # type: ignore[attr-defined]
+        self._unmatched = set()
 
     # --- plain TriggerFn compatibility (state kept in memory, per engine)
     def __call__(self, rows: Sequence[EventRow]) -> list[AlertCandidate]:
@@ -303,6 +318,9 @@ class TriggerEngine(StatefulTriggers):
         bare = self._index.bare.get(kind)
         if by_cat is None and bare is None:
             return ()
+        key = (kind, row.app, row.title, row.detail_json)
+        if key in self._unmatched:
+            return ()
         signals = self.signals(row)
         ev: _Event | None = None
         done: set[str] = set()
@@ -337,6 +355,11 @@ class TriggerEngine(StatefulTriggers):
                 if self._accepts(rule.match, sig, ev):  # type: ignore[arg-type]
                     done.add(rule.id)
                     out.append((rule, sig, ev))
+        if ev is None and row.detail_json:  # no rule looked: true of every row like this one
+            unmatched = self._unmatched
+            if len(unmatched) >= self._unmatched_size:
+                unmatched.clear()
+            unmatched.add(key)
         return out
 
     def _accepts(self, m: Match, sig: Signal, ev: _Event) -> bool:

@@ -2,7 +2,9 @@
 candidates, in the same order, as evaluating from scratch — with the shipped rules, frequency
 windows, building blocks and bare domain rules in the mix."""
 
+import json
 import random
+from dataclasses import replace
 
 from collector.store.interface import EventRow
 from collector.triggers.engine import TriggerEngine
@@ -58,3 +60,20 @@ def test_prepared_evaluation_equals_plain_evaluation() -> None:
             got += split.evaluate(group, b, split.prepare(group[5:] + rows[:3]))
         assert len(expected) > 20
         assert got == expected
+
+
+def test_a_new_detection_engine_applies_to_titles_seen_before() -> None:
+    """The console's keyword edits swap the engine live; cached title scans and cached
+    'nothing can match' answers must not outlive the old one."""
+    e = TriggerEngine(KeywordDetector({}), 3, load_rules())
+    st = MemoryTriggerState()
+
+    def ingested() -> list[EventRow]:  # as ingest makes them: detail JSON included
+        row = focus(title="knife crime video - YouTube")
+        return [replace(row, detail_json=json.dumps(row.detail))]
+
+    rows = ingested()
+    assert e.evaluate(rows, st, e.prepare(rows)) == []
+    e.detection = KeywordDetector({"knife": ("violence", 4)})  # type: ignore[assignment]
+    rows = ingested()
+    assert [c.rule for c in e.evaluate(rows, st, e.prepare(rows))] == ["content.violence"]
