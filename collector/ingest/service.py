@@ -6,7 +6,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -187,11 +187,21 @@ class IngestService(pb_grpc.IngestServicer):
             yield _refusal("certificate_mismatch", "the client certificate is not this device's")
             return
         sessions = self.connected.setdefault(device.id, set())
-        if hello.session_id and sessions - {hello.session_id}:
-            # Another live agent holds this identity: a cloned disk image. Keep both streams (both
+        if hello.session_id:
+            # Another live agent holding this identity — on this process, or on another ingest
+            # process (the devices row says) — is a cloned disk image. Keep both streams (both
             # laptops need monitoring) and show IT, who re-enrol one of them.
-            log.warning("device %s: two live agents share one identity (cloned image?)", device.id)
-            await asyncio.to_thread(self.store.flag_clone, device.id, utcnow())
+            now = utcnow()
+            live_since = now - timedelta(seconds=self.settings.heartbeat_seconds * 3)
+            if await asyncio.to_thread(
+                self.store.open_session,
+                device.id,
+                hello.session_id,
+                now,
+                live_since,
+                clone=bool(sessions - {hello.session_id}),
+            ):
+                log.warning("device %s: two live agents share one identity (cloned?)", device.id)
         sessions.add(hello.session_id)
         metrics.STREAMS.inc()
         try:
@@ -227,8 +237,20 @@ class IngestService(pb_grpc.IngestServicer):
         finally:
             metrics.STREAMS.dec()
             sessions.discard(hello.session_id)
+            if hello.session_id and hello.session_id not in sessions:
+                # Not awaited: a stream that ends by cancellation (the agent went away) cannot
+                # await here, and the write must still happen.
+                asyncio.get_running_loop().run_in_executor(
+                    None, self._close_session, device.id, hello.session_id
+                )
             if not sessions:
                 self.connected.pop(device.id, None)
+
+    def _close_session(self, device_id: str, session_id: str) -> None:
+        try:
+            self.store.close_session(device_id, session_id)
+        except Exception:  # the database may be why the stream ended; the next Hello corrects it
+            log.warning("device %s: could not record the end of its stream", device_id)
 
     def _policy(self, device_id: str) -> pb.Policy:
         """The device's effective policy: collector defaults refined by its groups' policies."""

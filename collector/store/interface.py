@@ -282,8 +282,16 @@ class Store(abc.ABC):
     def count_devices(self) -> int: ...
 
     @abc.abstractmethod
-    def flag_clone(self, device_id: str, at: datetime) -> None:
-        """Record that two live agents presented this device's identity at once."""
+    def open_session(
+        self, device_id: str, session_id: str, now: datetime, live_since: datetime, *, clone: bool
+    ) -> bool:
+        """Record that agent process `session_id` is streaming for this device. When another
+        session of it was live since `live_since` (seen by any ingest process), or `clone` says
+        this process saw one, flag the device as cloned and return True."""
+
+    @abc.abstractmethod
+    def close_session(self, device_id: str, session_id: str) -> None:
+        """The session's stream ended: forget it (unless another session has replaced it)."""
 
     @abc.abstractmethod
     def revoke_device(self, device_id: str) -> None:

@@ -100,6 +100,10 @@ devices = Table(
     Column("revoked", Boolean, nullable=False, default=False),
     # Set when two live agents presented this identity at once (a cloned disk image).
     Column("clone_suspected_at", UTCDateTime, nullable=True),
+    # The agent process (Hello.session_id) streaming now, and since when; cleared when its stream
+    # ends. With several ingest processes this is how a second live copy is noticed (0009).
+    Column("session_id", String(64), nullable=True),
+    Column("session_at", UTCDateTime, nullable=True),
 )
 
 events = Table(

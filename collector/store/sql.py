@@ -293,10 +293,40 @@ class SqlStore(Store):
             rows = conn.execute(select(m.devices).order_by(m.devices.c.hostname)).mappings().all()
         return [_device(r) for r in rows]
 
-    def flag_clone(self, device_id: str, at: datetime) -> None:
+    def open_session(
+        self, device_id: str, session_id: str, now: datetime, live_since: datetime, *, clone: bool
+    ) -> bool:
+        d = m.devices
+        with self._write() as conn:
+            row = conn.execute(
+                select(d.c.session_id, d.c.session_at, d.c.last_seen_at)
+                .where(d.c.id == device_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return False
+            heard = max(
+                (t for t in (row.session_at, row.last_seen_at) if t is not None), default=None
+            )
+            other_live = (
+                row.session_id is not None
+                and row.session_id != session_id
+                and heard is not None
+                and heard >= live_since
+            )
+            values: dict[str, object] = {"session_id": session_id, "session_at": now}
+            if clone or other_live:
+                values["clone_suspected_at"] = now
+            conn.execute(update(d).where(d.c.id == device_id).values(**values))
+        return clone or other_live
+
+    def close_session(self, device_id: str, session_id: str) -> None:
+        d = m.devices
         with self._write() as conn:
             conn.execute(
-                update(m.devices).where(m.devices.c.id == device_id).values(clone_suspected_at=at)
+                update(d)
+                .where(d.c.id == device_id, d.c.session_id == session_id)
+                .values(session_id=None, session_at=None)
             )
 
     def revoke_device(self, device_id: str) -> None:
