@@ -166,11 +166,13 @@ class Engine:
         return self.matcher.any_candidate(norm.screen_finish(text, raw))
 
     def forget_words(self) -> None:
-        """Empty the screen's word memory (it refills as texts are screened)."""
+        """Empty the screen's word memory and the normaliser's memos of words (they refill as
+        texts are scanned; for measuring a cold engine)."""
         self._seen.clear()
         self._quiet.clear()
         self._keys.clear()
         self._alarm.clear()
+        self.normaliser.forget_words()
 
     def _screen_new(self, words: list[str]) -> bool | None:
         """Screen a text holding words not remembered yet, learning them while there is room;

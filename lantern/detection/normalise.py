@@ -309,6 +309,11 @@ class Normaliser:
         state.update(_memo={}, _split_memo={}, _leet_memo={}, _by_len=None)
         return state
 
+    def forget_words(self) -> None:
+        """Empty the memos of run-together splits and leet readings."""
+        self._split_memo.clear()
+        self._leet_memo.clear()
+
     def _words_of_length(self, n: int) -> list[str]:
         """Vocabulary words of ``n`` letters, sorted (to resolve masks such as ``f*ck``)."""
         if self._by_len is None:
