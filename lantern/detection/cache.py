@@ -51,12 +51,18 @@ def cache_dir() -> Path | None:
 
 
 def cache_key(
-    lexicon_dir: Path | None, categories: Iterable[str] | None, languages: Iterable[str] | None
+    lexicon_dir: Path | None,
+    categories: Iterable[str] | None,
+    languages: Iterable[str] | None,
+    local: Iterable[object] = (),
 ) -> str:
-    """Hash of everything the compiled engine depends on ('' when caching is disabled)."""
+    """Hash of everything the compiled engine depends on ('' when caching is disabled); ``local``
+    are the college's own keyword changes (records with a stable ``repr``)."""
     if cache_dir() is None:
         return ""
     h = hashlib.sha256(FORMAT)
+    for k in local:
+        h.update(repr(k).encode() + b"\0")
     h.update(_CODE)
     h.update(sys.version.encode())
     h.update(str(getattr(ahocorasick, "__version__", "")).encode())

@@ -101,8 +101,9 @@ class Engine:
         """
         t = time.perf_counter()
         local = tuple(local)
-        # The college's own keywords change rarely; their engine is compiled, not cached.
-        key = cache_key(lexicon_dir, categories, languages) if cache and not local else ""
+        # The college's own keywords are part of the key: an agent with them starts from the
+        # cache too (compiling takes about a second and leaves the process tens of MB larger).
+        key = cache_key(lexicon_dir, categories, languages, local) if cache else ""
         engine = read_cache(key) if key else None
         if not isinstance(engine, Engine):
             lex = load_lexicon(lexicon_dir, categories=categories, languages=languages)

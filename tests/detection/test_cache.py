@@ -35,3 +35,21 @@ def test_cache_can_be_disabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HOME", str(tmp_path))
     Engine.load(categories=["gambling"])
     assert not list(tmp_path.rglob("engine-*.pickle"))
+
+
+def test_engine_with_college_keywords_is_cached_per_keyword_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lantern.detection.lexicon import LocalKeyword
+
+    monkeypatch.setenv("LANTERN_DETECTION_CACHE", str(tmp_path / "c"))
+    one = [LocalKeyword(1, "add", "vape shop near college", "drugs", 3)]
+    two = [LocalKeyword(2, "add", "meet behind the gym", "bullying", 3)]
+    Engine.load(categories=["drugs", "bullying"], local=one)
+    again = Engine.load(categories=["drugs", "bullying"], local=one)
+    assert len(list((tmp_path / "c").glob("engine-*.pickle"))) == 1
+    assert [h.rule for h in again.scan("the vape shop near college")] == ["drugs.local_1"]
+    other = Engine.load(categories=["drugs", "bullying"], local=two)
+    assert len(list((tmp_path / "c").glob("engine-*.pickle"))) == 2
+    assert other.scan("the vape shop near college") == []
+    assert [h.rule for h in other.scan("meet behind the gym")] == ["bullying.local_2"]
