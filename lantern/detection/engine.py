@@ -235,7 +235,7 @@ class Engine:
         starts = token_starts(s)
         tokens = s.split(" ")
         tok_of = _token_index(starts, len(s))
-        matches = self.matcher.find(s, starts, self.known)
+        matches = self.matcher.find(s, starts, self.known, tok_of)
         if matches and self.matcher.need_double:
             matches = [m for m in matches if _doubling_ok(self.matcher, text, s, off, m)]
         if not matches:
@@ -252,7 +252,7 @@ class Engine:
             tok_of = _token_index(starts, len(s))
             matches = [
                 m if not any(t in corr for t in range(m.t0, m.t1)) else _as_fuzzy(m)
-                for m in self.matcher.find(s, starts, self.known)
+                for m in self.matcher.find(s, starts, self.known, tok_of)
             ]
         raw = self._assemble(matches, sent_id)
         if not raw:

@@ -251,12 +251,20 @@ class Matcher:
                     return True
         return False
 
-    def find(self, s: str, starts: list[int], known: Container[str]) -> list[AtomMatch]:
-        """All atom matches in normalised ``s`` whose tokens start at char offsets ``starts``."""
+    def find(
+        self,
+        s: str,
+        starts: list[int],
+        known: Container[str],
+        tok_of: list[int] | None = None,
+    ) -> list[AtomMatch]:
+        """All atom matches in normalised ``s`` whose tokens start at char offsets ``starts``
+        (``tok_of``: char offset -> token index, when the caller has it already)."""
         n = len(s)
         out: list[AtomMatch] = []
         inner: dict[int, list[tuple[int, int, tuple[int, ...]]]] = {}
-        tok_of = _token_index(starts, n)
+        if tok_of is None:
+            tok_of = _token_index(starts, n)
         groups = self.groups
         # (end, value) of keys on token boundaries, in the automaton's order: by end, then
         # longest first

@@ -25,6 +25,7 @@ input character it came from, so hits can point back into the original text.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Container, Iterable, Iterator
@@ -227,18 +228,24 @@ class _Buf:
             self.s = regex.sub(repl, self.s)
             return
         s, src = self.s, self.off
+        matches = regex.finditer(s)
+        first = next(matches, None)
+        if first is None:  # most steps change nothing in most texts
+            return
         out: list[str] = []
         off: list[int] = []
         pos = 0
-        for m in regex.finditer(s):
+        for m in itertools.chain((first,), matches):
             a, b = m.span()
             out.append(s[pos:a])
-            off.extend(src[pos:a])
+            off += src[pos:a]
             r = repl(m) if callable(repl) else repl
             out.append(r)
             n = b - a
             if len(r) == n:
-                off.extend(src[a:b])
+                off += src[a:b]
+            elif n == 1:
+                off += [src[a]] * len(r)  # one character became several (or none)
             elif r:
                 k = len(r)
                 off.extend(src[a + (i * n) // k] for i in range(k - 1))
