@@ -150,21 +150,39 @@ class Engine:
             return self.matcher.any_candidate(norm.normalise(text))
         words = raw.split()
         if _SPACED_RAW_RE.search(" " + raw) is None:
-            if self._quiet.issuperset(words):
-                return False
-            if self._alarm.isdisjoint(words):
+            seen = self._seen
+            for learnt in (False, True):
+                if self._quiet.issuperset(words):
+                    return False
+                if not self._alarm.isdisjoint(words):
+                    break
                 if not self._keys.isdisjoint(words):
                     return True
-                seen = self._seen
-                try:
-                    squeezed = [seen[w] for w in words]
-                except KeyError:
-                    verdict = self._screen_new(words)
-                    if verdict is not None:
-                        return verdict
-                else:
-                    return self.matcher.phrase_hit(squeezed)
+                squeezed = list(map(seen.get, words))
+                if None not in squeezed:
+                    return self.matcher.phrase_hit(squeezed)  # type: ignore[arg-type]
+                if learnt or len(seen) + len(self._alarm) >= self.word_memory:
+                    verdict = self._screen_new(words)  # memory full: classify, do not keep
+                    if verdict is None:
+                        break
+                    return verdict
+                self._learn(words)
         return self.matcher.any_candidate(norm.screen_finish(text, raw))
+
+    def _learn(self, words: list[str]) -> None:
+        seen, matcher = self._seen, self.matcher
+        for w in set(words).difference(seen, self._alarm):
+            sq = squeeze(w)
+            # a word squeezed to one letter ("aa") could complete spaced letters
+            if len(sq) == 1 and len(w) > 1:
+                self._alarm.add(w)
+                continue
+            seen[w] = sq
+            role = _role(matcher, sq)
+            if role == 2:
+                self._keys.add(w)
+            elif role == 0:
+                self._quiet.add(w)
 
     def forget_words(self) -> None:
         """Empty the screen's word memory and the normaliser's memos of words (they refill as
@@ -176,16 +194,9 @@ class Engine:
         self.normaliser.forget_words()
 
     def _screen_new(self, words: list[str]) -> bool | None:
-        """Screen a text holding words not remembered yet, learning them while there is room;
-        None when one of them needs the full screen."""
-        seen, quiet, keys, alarm, matcher = (
-            self._seen,
-            self._quiet,
-            self._keys,
-            self._alarm,
-            self.matcher,
-        )
-        room = len(seen) + len(alarm) < self.word_memory
+        """Screen a text holding words not remembered (the memory is full) without keeping
+        them; None when one of them needs the full screen."""
+        seen, quiet, keys = self._seen, self._quiet, self._keys
         squeezed: list[str] = []
         fires = False
         all_quiet = True
@@ -195,26 +206,15 @@ class Engine:
                 role = 2 if w in keys else 0 if w in quiet else 1
             else:
                 sq = squeeze(w)
-                # a word squeezed to one letter ("aa") could complete spaced letters
-                if len(sq) == 1 and len(w) > 1:
-                    if room:
-                        alarm.add(w)
+                if len(sq) == 1 and len(w) > 1:  # see _learn
                     return None
-                # 2: a one-word key, or a long unknown word that may hide run-together words;
-                # 1: the anchor of a longer key; 0: quiet
-                role = 2 if len(sq) >= 8 and matcher.hides_words(sq) else matcher.screen_word(sq)
-                if room:
-                    seen[w] = sq
-                    if role == 2:
-                        keys.add(w)
-                    elif role == 0:
-                        quiet.add(w)
+                role = _role(self.matcher, sq)
             fires = fires or role == 2
             all_quiet = all_quiet and role == 0
             squeezed.append(sq)
         if fires:
             return True
-        return False if all_quiet else matcher.phrase_hit(squeezed)
+        return False if all_quiet else self.matcher.phrase_hit(squeezed)
 
     def analyse(
         self,
@@ -335,6 +335,15 @@ class Engine:
                     if c is not None:
                         out.append(c)
         return out
+
+
+def _role(matcher: Matcher, w: str) -> int:
+    """What the squeezed screen word ``w`` does in the screen: 2 fires it (a one-word key, or a
+    long unknown word that may hide run-together words), 1 may (the anchor of a longer key),
+    0 never (quiet)."""
+    if len(w) >= 8 and matcher.hides_words(w):
+        return 2
+    return matcher.screen_word(w)
 
 
 def _chain(
