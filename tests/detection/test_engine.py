@@ -121,14 +121,16 @@ SCREEN_TEXTS = [
 ]
 
 
-def test_remembered_words_screen_like_the_full_screen() -> None:
-    """The screen's word memory changes speed only: cold, warm and full screens agree."""
-    eng = Engine.load()
+@pytest.mark.parametrize("memory", [24_576, 4, 0])
+def test_remembered_words_screen_like_the_full_screen(memory: int) -> None:
+    """The screen's word memory changes speed only: cold, warm, full memory and the full screen
+    agree."""
+    eng = Engine.load(word_memory=memory)
     full = [eng.matcher.any_candidate(eng.normaliser.screen(t)) for t in SCREEN_TEXTS]
     assert any(full) and not all(full)
     assert [eng.candidate(t) for t in SCREEN_TEXTS] == full  # learning
     assert [eng.candidate(t) for t in SCREEN_TEXTS] == full  # remembered
-    assert eng._seen and eng._quiet
+    assert bool(eng._seen) == bool(memory)
 
 
 def test_word_memory_is_bounded_and_not_cached() -> None:
