@@ -56,12 +56,27 @@ def _event_id(raw: str) -> str:
         raise InvalidEvent("event_id is not a UUID") from None
 
 
-def _ts(ts: Any, latest: float, field: str = "time") -> datetime:
-    """A protobuf Timestamp as an aware UTC datetime, if it lies in [EARLIEST, latest]."""
-    seconds = ts.seconds + ts.nanos / 1e9
-    if not _EARLIEST_S <= seconds <= latest:
+def _ts(ts: Any, latest: float, field: str = "time") -> tuple[datetime, str]:
+    """A protobuf Timestamp, if it lies in [EARLIEST, latest], as an aware UTC datetime and as
+    the naive-UTC text the store writes ('YYYY-MM-DD HH:MM:SS.ffffff'); microseconds are
+    rounded half up."""
+    second = ts.seconds
+    micro = (ts.nanos + 500) // 1000
+    if not 0 <= micro < 1_000_000:  # nanos outside 0..999,999,499: carry into the seconds
+        second, micro = divmod(second * 1_000_000 + micro, 1_000_000)
+    if not _EARLIEST_S <= second + micro * 1e-6 <= latest:
         raise InvalidEvent(f"{field} out of range")
-    return datetime.fromtimestamp(seconds, UTC)
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = f"{datetime.fromtimestamp(second, UTC):%Y-%m-%d %H:%M:%S}."
+    # Exact: below 2^32 s a float is within 1e-6/4 of second + micro/1e6, and this rounds to µs.
+    return datetime.fromtimestamp(second + micro * 1e-6, UTC), f"{prefix}{micro:06d}"
+
+
+# Whole seconds → 'YYYY-MM-DD HH:MM:SS.' (events of a batch share a few).
+_SECONDS: dict[int, str] = {}
 
 
 def _finite(value: float) -> float:
@@ -90,7 +105,7 @@ def event_row(
         raise InvalidEvent("seq must be positive and below 2^63")
     if not event.HasField("observed_at"):
         raise InvalidEvent("observed_at missing")
-    observed_at = _ts(event.observed_at, latest, "observed_at")
+    observed_at, observed_text = _ts(event.observed_at, latest, "observed_at")
     kind = event.WhichOneof("kind")
     detail: dict[str, Any]
     app = title = detail_json = ""
@@ -146,8 +161,8 @@ def event_row(
         detail = {
             "reason": _cut(g.reason, 64),
             "dropped": g.dropped,
-            "first_dropped_at": _ts(g.first_dropped_at, latest, "gap time").isoformat(),
-            "last_dropped_at": _ts(g.last_dropped_at, latest, "gap time").isoformat(),
+            "first_dropped_at": _ts(g.first_dropped_at, latest, "gap time")[0].isoformat(),
+            "last_dropped_at": _ts(g.last_dropped_at, latest, "gap time")[0].isoformat(),
         }
     elif kind == "limit_tripped":
         t = event.limit_tripped
@@ -172,6 +187,7 @@ def event_row(
         title,
         detail,
         detail_json or json.dumps(detail),
+        observed_text,
     )
 
 

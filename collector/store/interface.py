@@ -82,6 +82,9 @@ class EventRow:
     # `detail` already encoded as JSON (ingest builds it without a second walk over the dict);
     # "" means the store encodes `detail` itself. It must encode the same mapping.
     detail_json: str = field(default="", compare=False, repr=False)
+    # `observed_at` as the store's naive-UTC text ('YYYY-MM-DD HH:MM:SS.ffffff'), when ingest
+    # already made it; "" means the store formats `observed_at` itself.
+    observed_text: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

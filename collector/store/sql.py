@@ -480,7 +480,7 @@ def _event_params(rows: Sequence[EventRow]) -> list[tuple[Any, ...]]:
                 r.device_id,
                 r.seq,
                 r.kind,
-                _db_time(r.observed_at),
+                r.observed_text or _db_time(r.observed_at),
                 at,
                 r.os_user,
                 r.app,

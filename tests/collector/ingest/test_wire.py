@@ -146,3 +146,19 @@ def test_window_focus_cache_gives_the_same_rows_and_stays_bounded(
     ]
     assert [r.detail["pid"] for r in first] == [i % 5 for i in range(40)]
     assert len(wire._FOCUS) <= 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seconds=st.integers(int(EARLIEST.timestamp()), int(NOW.timestamp())),
+    nanos=st.integers(0, 999_999_999),
+)
+def test_observed_text_is_the_stores_text_of_observed_at(seconds: int, nanos: int) -> None:
+    from collector.store.sql import _db_time
+
+    event = focus(app="a")
+    event.observed_at.seconds, event.observed_at.nanos = seconds, nanos
+    row = event_row(event, "d", NOW)
+    assert row.observed_text == _db_time(row.observed_at)
+    exact = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanos / 1000)
+    assert abs(row.observed_at - exact) <= timedelta(microseconds=0.5)
