@@ -171,6 +171,7 @@ class AgentRunner:
         engine = Engine.load(local=keywords)
         self.engine = engine
         self.observer.set_engine(engine)
+        trim_heap()  # the old engine and the compile's garbage
         log.info("lexicon %s applied (%d local keyword changes)", engine.version, len(keywords))
 
     def _policy_received(self, policy: pb.Policy) -> None:

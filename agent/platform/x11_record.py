@@ -19,14 +19,14 @@ the keyboard is reported unavailable. Like the pynput path, it never logs a key.
 from __future__ import annotations
 
 import logging
-import select
+import socket
 import struct
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from agent.platform.base import OK, WakePipe, unavailable
+from agent.platform.base import OK, unavailable
 from agent.platform.x11_keysyms import DEAD_KEYS, keysym_char
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class X11KeyRecorder:
         self._stopping = threading.Event()
         self._ctl: Any = None
         self._context = 0
-        self._wake: WakePipe | None = None
+        self._sock: socket.socket | None = None
         self._keymap: list[tuple[int, ...]] = []
         self._min_keycode = 8
         self._masks = {"level3": 0, "numlock": 0}
@@ -151,7 +151,7 @@ class X11KeyRecorder:
         except Exception as exc:
             self._status = unavailable(f"X RECORD setup failed ({type(exc).__name__})")
             return self._status
-        self._wake = WakePipe()
+        self._sock = sock
         self._status = OK
         self._thread = threading.Thread(
             target=self._run, args=(rec, on_key), name="lantern-x11-keys", daemon=True
@@ -173,8 +173,12 @@ class X11KeyRecorder:
                 self._ctl.flush()
             except Exception:
                 pass
-        if self._wake is not None:
-            self._wake.wake()
+        if self._sock is not None:
+            # Wakes the reader's blocking recv() at once even if the server never answers.
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout)
         if self._ctl is not None:
@@ -184,8 +188,6 @@ class X11KeyRecorder:
             except Exception:
                 pass
             self._ctl = None
-        if self._wake is not None:
-            self._wake.close()
         if self._status == OK:
             self._status = unavailable("stopped")
 
@@ -193,17 +195,16 @@ class X11KeyRecorder:
 
     def _run(self, rec: Any, on_key: StrokeCallback) -> None:
         sock = rec.display.socket
-        wake_r = self._wake.r if self._wake is not None else -1
+        sock.setblocking(True)
+        recv = sock.recv
         buf = b""
         try:
+            # One blocking recv() per wake-up, no select(): stop() shuts the socket down.
             while not self._stopping.is_set():
-                ready, _, _ = select.select([sock, wake_r], [], [], 300.0)
-                if wake_r in ready:
-                    return
-                if not ready:
-                    continue
-                chunk = sock.recv(65536)
+                chunk = recv(16384)
                 if not chunk:
+                    if self._stopping.is_set():
+                        return
                     raise ConnectionError("X server closed the connection")
                 buf += chunk
                 buf, done = self._parse(buf, on_key)
