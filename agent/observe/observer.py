@@ -296,20 +296,23 @@ class Observer:
         hand-over between two threads cost more than the key itself). Focus changes already
         queued are applied first, so keys still land in the window they were typed in."""
         q = self._queue
+        wake = False
         with self._state_lock:
             while not q.empty():
                 try:
                     item = q.get_nowait()
                 except queue.Empty:
                     break
-                if not self._process(item):
+                if item[0] == "wake":
+                    wake = True  # meant for the consumer: passed on below
+                elif not self._process(item):
                     q.put(item)  # "stop" is the consumer's to see
                     return
             typing = self._typing
             had_deadline = typing is not None and typing.flush_due is not None
             self._process(("key", key, pressed, t))
             typing = self._typing
-            wake = not had_deadline and typing is not None and typing.flush_due is not None
+            wake |= not had_deadline and typing is not None and typing.flush_due is not None
         if wake:  # a word has started: the consumer must wake for its idle flush
             q.put(("wake",))
 

@@ -252,3 +252,29 @@ def test_set_engine_swaps_the_lexicon_live(rig: tuple[Observer, ListSink, Script
     type_text(obs, "hate you")
     [m] = matches(sink)
     assert m.lexicon_version == "fake-2"
+
+
+def test_direct_keys_follow_queued_focus_and_still_get_the_idle_flush() -> None:
+    """A direct key source (the lean X11 reader) calls the observer on its own thread: focus
+    changes queued before a key apply first, and a word's idle flush still happens."""
+    sink = ListSink()
+    backend = ScriptedBackend()
+    obs = Observer(FakeEngine(boundaries=True), sink, ObservePolicy(), backend=backend)
+    obs.start()
+
+    def direct(text: str) -> None:
+        for c in text:
+            obs._on_key_direct(KeyStroke(name="space") if c == " " else KeyStroke(char=c), True, 0)
+
+    try:
+        backend.windows.focus(XTERM)
+        direct("kill myself ")
+        backend.windows.focus(OTHER)  # queued; the next key must not land in XTERM's buffer
+        direct("i hate you")  # no boundary: only the consumer's idle flush completes it
+        bullying = sink.wait_for(lambda e: e.risk_match.category == "bullying", 2.0)
+        suicide = sink.wait_for(lambda e: e.risk_match.category == "suicide", 0.5)
+        assert suicide is not None and suicide.risk_match.title == "Essay draft"
+        assert bullying is not None and bullying.risk_match.title == "Notes"
+        assert obs.stats.flushed_matches == 1
+    finally:
+        obs.stop()
