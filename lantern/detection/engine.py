@@ -196,25 +196,21 @@ class Engine:
     def _screen_new(self, words: list[str]) -> bool | None:
         """Screen a text holding words not remembered (the memory is full) without keeping
         them; None when one of them needs the full screen."""
-        seen, quiet, keys = self._seen, self._quiet, self._keys
-        squeezed: list[str] = []
-        fires = False
-        all_quiet = True
-        for w in words:
-            sq = seen.get(w)
-            if sq is not None:
-                role = 2 if w in keys else 0 if w in quiet else 1
-            else:
-                sq = squeeze(w)
-                if len(sq) == 1 and len(w) > 1:  # see _learn
-                    return None
-                role = _role(self.matcher, sq)
-            fires = fires or role == 2
-            all_quiet = all_quiet and role == 0
-            squeezed.append(sq)
-        if fires:
-            return True
-        return False if all_quiet else self.matcher.phrase_hit(squeezed)
+        seen = self._seen
+        present = set(words)
+        unseen = present.difference(seen)
+        new: dict[str, tuple[str, int]] = {}
+        for w in unseen:
+            sq = squeeze(w)
+            if len(sq) == 1 and len(w) > 1:  # see _learn
+                return None
+            new[w] = (sq, _role(self.matcher, sq))
+        roles = [role for _sq, role in new.values()]
+        if 2 in roles:
+            return True  # (no remembered word fires: the caller checked)
+        if 1 not in roles and self._quiet.issuperset(present - unseen):
+            return False
+        return self.matcher.phrase_hit([seen[w] if w in seen else new[w][0] for w in words])
 
     def analyse(
         self,
