@@ -1,8 +1,11 @@
-"""Multi-pattern matching over normalised text: one Aho-Corasick automaton, word boundaries.
+"""Multi-pattern matching over normalised text: an Aho-Corasick automaton, word boundaries.
 
 Every lexicon phrase (and its inflections) is an *atom*. A phrase with gaps (``want to ~ die``) is
 split into segments that must follow one another with at most ``MAX_GAP`` tokens between them.
 Phrases of several words are also stored without spaces (``killmyself``) so missing spaces match.
+The automaton holds the one-word keys; keys of several words only count as runs of whole tokens,
+so they are looked up as words (by their least common word, the anchor), which keeps the compiled
+engine small.
 
 A raw automaton hit only counts when it starts and ends on token boundaries (no Scunthorpe,
 Penistone or Essex problem). A hit inside a longer token counts only when the whole token can be
@@ -102,11 +105,10 @@ class Matcher:
             k for k in self._doubled - self._single if len(k) <= 4
         )
         del self._doubled, self._single
-        # values are plain ints (stored inside the trie nodes, no Python object per key):
-        # key length in the low bits, the index of the key's atom-id tuple above them
-        # Keys of several words only ever count on token boundaries, so they are kept as words
-        # (by anchor word, like the screen keys) and only one-word keys go in the automaton:
-        # half its nodes.
+        # Only one-word keys go in the automaton; keys of several words only ever count on token
+        # boundaries, so they are kept as words, by anchor word (half the automaton's nodes).
+        # Values are plain ints stored inside the trie nodes (no Python object per key): key
+        # length in the low bits, then the screen bit, then the index of the atom-id tuple.
         groups: dict[tuple[int, ...], int] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         several: dict[str, int] = {}
@@ -138,9 +140,10 @@ class Matcher:
         full analysis. One-edit misspellings (dropped or swapped letter) of single trigger
         words are screened too, so the spelling correction still gets its chance.
 
-        Screen keys are whole tokens, so they are kept as words rather than in an automaton
-        (a third of the memory): one-word keys in a :class:`WordSet`, longer keys marked in the
-        phrase table (see :func:`_phrase_table`).
+        Screen keys are whole tokens, so no automaton of their own is needed: one-word keys
+        are a bit in the automaton's value (misspellings that are no lexicon key are kept in a
+        :class:`WordSet`), keys of several words are marked in the phrase table (see
+        :func:`_phrase_table`).
         """
         keys: set[str] = set()
         for k, ids in self._key_atoms.items():
@@ -362,16 +365,15 @@ _COMMON_WORDS = """one two three four five six ten hundred thousand million more
     come comes came coming take takes took taking give gives gave given see seen saw know known
     knew think thought want wants wanted need needs needed use used using find found tell told ask
     asked call called try tried still national state states government country countries city
-    number part place group case week month home house after before between around down under
-    again there here then than now out own same each every such both few little big small old
-    young high right left man men woman women child children family friend friends name which what
-    where how why while since until later early next power control action age total share keep
-    kept live living life lot area public money business service system program problem point fact
-    water side school end show shows hand head home room mother father others large small found
-    american national general social political economic military war law court act left line
-    level order form game games story job night point start started play played run set put turn
-    open close free full real sure whole however often always never sometimes something nothing
-    everything anything another different important possible"""
+    number part place group case week month home house after before between around down under again
+    there here then than now out own same each every such both few little big small old young high
+    right left man men woman women child children family friend friends name which what where how
+    why while since until later early next power control action age total share keep kept live
+    living lot area public money business service system program problem point fact water side
+    school show shows hand head room mother father large american general social political economic
+    military war law court act line level order form game games story job night start started play
+    played run set put turn open close free full real sure whole however often always never
+    sometimes something nothing everything anything another different important possible"""
 _FUNCTION = frozenset(squeeze(w) for w in NO_INFLECT)
 _COMMON = frozenset(squeeze(w) for w in _COMMON_WORDS.split()) - _FUNCTION
 
