@@ -11,6 +11,7 @@ from typing import Any
 
 from collector.alerts.config import AlertsConfig
 from collector.alerts.store import AlertStore
+from collector.coverage import FleetFacts, coverage_report, fleet_status
 from collector.store.interface import AlertRecord, DeviceRecord
 from collector.triggers.calendar import DAY_NAMES, Calendar
 
@@ -49,7 +50,7 @@ def build_weekly(
     start: datetime,
     end: datetime,
     now: datetime,
-    offline_after: timedelta = timedelta(days=3),
+    heartbeat: timedelta = timedelta(seconds=30),
 ) -> dict[str, Any]:
     raised = alerts.alerts_between(start, end)
     content = [a for a in raised if a.category != "coverage"]
@@ -57,15 +58,9 @@ def build_weekly(
     still_open = alerts.open_alerts(end)
     closed = alerts.closed_between(start, end)
     sev5 = [a for a in content if a.severity == 5]
-    live = [d for d in devices if not d.revoked]
-    reporting = [d for d in live if d.last_seen_at and end - d.last_seen_at <= timedelta(days=1)]
-    never = [d for d in live if d.last_seen_at is None]
-    offline = [d for d in live if d.last_seen_at and end - d.last_seen_at > offline_after]
-    blind = [
-        d
-        for d in live
-        if any(v and v != "ok" for k, v in d.capabilities.items() if k in ("windows", "keyboard"))
-    ]
+    # The console's definitions (collector/coverage.py): machines, not enrolments; "reporting"
+    # is events stored, apart from connected; missing is silent for 7 days.
+    fleet = coverage_report(fleet_status(devices, FleetFacts(end, heartbeat)), []).total
     return {
         "kind": KIND,
         "period": {"start": start.isoformat(), "end": end.isoformat()},
@@ -95,11 +90,13 @@ def build_weekly(
         "time_to_acknowledge": {"all": _tta(content), "severity_5": _tta(sev5)},
         "outcomes": dict(Counter(a.outcome for a in closed if a.outcome).most_common()),
         "coverage": {
-            "devices": len(live),
-            "reporting_last_24h": len(reporting),
-            "never_connected": len(never),
-            "offline_over_threshold": len(offline),
-            "blind": len(blind),
+            "devices": fleet.enrolled,
+            "online": fleet.online,
+            "reporting_24h": fleet.reporting_24h,
+            "reporting_7d": fleet.reporting_7d,
+            "missing": fleet.missing,
+            "never_connected": fleet.never_connected,
+            "blind": fleet.blind,
             "coverage_alerts": dict(Counter(a.rule for a in coverage).most_common()),
         },
     }
@@ -137,9 +134,9 @@ def render_weekly(report: dict[str, Any], console_url: str) -> tuple[str, str]:
         + (", ".join(f"{k}: {n}" for k, n in report["outcomes"].items()) or "none")
     )
     lines += [
-        f"Coverage: {c['reporting_last_24h']} of {c['devices']} devices reporting in the last "
-        f"24 h; {c['offline_over_threshold']} offline beyond the threshold; {c['blind']} blind; "
-        f"{c['never_connected']} never connected",
+        f"Coverage: {c['reporting_24h']} of {c['devices']} devices reporting in the last "
+        f"24 h ({c['reporting_7d']} in 7 days); {c['missing']} missing (silent 7 days); "
+        f"{c['blind']} blind; {c['never_connected']} never connected",
         "",
         f"Full report and alerts: {console_url.rstrip('/')}/reports/weekly",
     ]

@@ -42,7 +42,9 @@ def enrol(store: SqlStore, n: int = 1, group: str = "10B") -> list[str]:
     return [
         store.enrol_device(
             f"tok-{group}",
-            DeviceRegistration(f"inst-{group}-{i}", f"LAPTOP-{i:03d}", "SN", "linux", "12", "0.1"),
+            DeviceRegistration(
+                f"inst-{group}-{i}", f"LAPTOP-{i:03d}", f"SN-{group}-{i}", "linux", "12", "0.1"
+            ),
             "h",
             T0,
         ).id
