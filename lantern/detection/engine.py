@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _MENTION_RE = re.compile(r"(?<![\w@])@\w")
 # three single letters in a row ("k i l l") in Normaliser.screen_raw output: screened in full
 _SPACED_RAW_RE = re.compile(r" [a-z] +[a-z] +[a-z](?: |$)")
-# screen words remembered per engine (about 150 bytes each; titles and typing repeat words)
+# screen words remembered per engine (about 200 bytes each; titles and typing repeat words)
 WORD_MEMORY = 24_576
 SENTENCE = "."
 FUZZY_ANCHORS = frozenset(
@@ -97,7 +97,7 @@ class Engine:
         The compiled engine is cached per lexicon version (see :mod:`lantern.detection.cache`),
         so after the first run a load is one file read; ``cache=False`` always compiles.
         ``word_memory`` bounds the words the screen remembers (see :meth:`candidate`; about
-        150 bytes each, 0 turns it off).
+        200 bytes each, 0 turns it off; the agent uses a smaller memory than the collector).
         """
         t = time.perf_counter()
         local = tuple(local)
@@ -138,8 +138,8 @@ class Engine:
         """The fast screen: False when ``text`` cannot hold a hit.
 
         Screen words are remembered with their squeezed form and what they can do in the
-        screen (up to ``word_memory`` of them, then the memory starts afresh; 0 turns it off):
-        a text of quiet words is rejected with one set operation, a text with a one-word key (or
+        screen (up to ``word_memory`` of them; further new words are classified without being
+        kept; 0 turns the memory off): a text of quiet words is rejected with one set operation, a text with a one-word key (or
         a long unknown word that may hide run-together words) accepted with another, and a text
         of remembered words only has its several-word keys checked. The answer is always the
         same as screening the text from scratch (:meth:`Matcher.any_candidate`).
