@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.detection.run            # everything
     .venv/bin/python -m bench.detection.run hatecheck davidson --misses
 
-Sections: hatecheck, davidson, benign, toxigen, places, dictionary, functional, speed.
+Sections: hatecheck, davidson, benign, toxigen, places, dictionary, functional, speed (load
+time, cold and warm title throughput, per-keystroke cost, and the engine's RSS measured in a fresh
+process).
 An alert is a hit at severity >= 3 (any category). Evaluation data is read from
 ../shared/eval/dev (never copied into the project).
 """
