@@ -2,9 +2,10 @@
 
 A backend answers two questions for the observers above it: *which window has focus and what is
 its title* (a :class:`WindowSource` pushing :class:`WindowInfo` on every change) and *can the
-keyboard be observed here* (:meth:`PlatformBackend.keyboard_status`). Key capture itself is done by
-pynput in :mod:`agent.observe.keyboard`, which is the same on every platform; only the checks that
-keep it from hanging or failing silently (X RECORD, macOS Input Monitoring) are per platform.
+keyboard be observed here* (:meth:`PlatformBackend.keyboard_status`). Key capture is pynput's
+listener in :mod:`agent.observe.keyboard` unless the backend has a cheaper :class:`KeySource` of
+its own (X11: the lean RECORD reader, the default there); the checks that keep capture from
+hanging or failing silently (X RECORD, macOS Input Monitoring) are per platform.
 
 Every status is a capability string as sent on the wire: ``"ok"`` or ``"unavailable: <why>"``.
 Backends never raise out of their threads and never block without a timeout.
