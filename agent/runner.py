@@ -37,6 +37,13 @@ POLICY_FILE = "policy.bin"
 STATUS_INTERVAL_S = 5.0
 STATUS_KEEPALIVE_S = 60.0
 RENEW_CHECK_S = 24 * 3600
+# Words the detection screen remembers (~200 bytes each): the agent sees one person's text, so a
+# smaller memory than the collector's keeps the engine ~4 MiB lighter (docs/detection.md).
+AGENT_WORD_MEMORY = 4096
+
+
+def load_engine(keywords: list[LocalKeyword] | None = None) -> Engine:
+    return Engine.load(local=keywords or (), word_memory=AGENT_WORD_MEMORY)
 
 
 class SpoolSink:
@@ -115,11 +122,11 @@ class AgentRunner:
         self.state_dir = state_dir
         self.identity = identity
         self.policy = load_policy(state_dir)
-        self.engine = Engine.load()
+        self.engine = load_engine()
         self._packaged_version = self.engine.version
         if self.policy is not None and self.policy.keywords:
             # Offline start: the cached policy's keywords apply before the collector is reached.
-            self.engine = Engine.load(local=local_keywords(self.policy))
+            self.engine = load_engine(local_keywords(self.policy))
         self.spool = Spool(state_dir, os_user())
         self.observer = Observer(self.engine, SpoolSink(self.spool), observe_policy(self.policy))
         self.sender = Sender(
@@ -168,7 +175,7 @@ class AgentRunner:
         self.observer.start()
 
     def _load_engine(self, keywords: list[LocalKeyword]) -> None:
-        engine = Engine.load(local=keywords)
+        engine = load_engine(keywords)
         self.engine = engine
         self.observer.set_engine(engine)
         trim_heap()  # the old engine and the compile's garbage

@@ -53,10 +53,11 @@ def main() -> None:
         for module in modules:
             importlib.import_module(module)
         row(name)
+    from agent.runner import AGENT_WORD_MEMORY
     from lantern.detection import Engine
 
     started = time.monotonic()
-    engine = Engine.load()
+    engine = Engine.load(word_memory=AGENT_WORD_MEMORY)
     row(f"Engine.load() ({time.monotonic() - started:.1f} s)")
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     row("malloc_trim(0) (what the agent does after start)")
