@@ -191,6 +191,7 @@ class Engine:
         self._quiet.clear()
         self._keys.clear()
         self._alarm.clear()
+        self.matcher._companion_memo.clear()
         self.normaliser.forget_words()
 
     def _screen_new(self, words: list[str]) -> bool | None:

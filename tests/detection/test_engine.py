@@ -1,5 +1,6 @@
 """Behaviour of the engine on short, hand-written texts (no evaluation data here)."""
 
+import pickle
 from dataclasses import FrozenInstanceError
 
 import pytest
@@ -141,3 +142,22 @@ def test_word_memory_is_bounded_and_not_cached() -> None:
     assert len(eng._seen) + len(eng._alarm) < 5 + 10
     state = eng.__getstate__()
     assert state["_seen"] == {} and state["_quiet"] == set()
+
+
+def test_every_screen_phrase_passes_the_companion_check(engine: Engine) -> None:
+    # each several-word screen key, alone and between other words, still fires the screen
+    m = engine.matcher
+    m._companion_memo.clear()
+    n = 0
+    for anchor in sorted(m.screen_anchors):
+        for _j, _k, group in m.phrases[anchor]:
+            for line in group.strip("\n").split("\n"):
+                key, _, value = line.partition("\t")
+                if value.startswith("*"):
+                    toks = key.split(" ")
+                    assert m.phrase_hit(toks), key
+                    assert m.phrase_hit(["the", *toks, "today"]), key
+                    n += 1
+    assert n > 1000
+    # the memo is not part of the engine cache
+    assert pickle.loads(pickle.dumps(m))._companion_memo == {}
