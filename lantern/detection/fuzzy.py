@@ -90,6 +90,10 @@ class FuzzyIndex:
         if len(tok) < MIN_LEN - 1 or not tok.isalpha() or tok in self.known or tok in self.words:
             return None
         cands: set[str] = set(self.index.get(tok))  # a letter missing
+        if len(tok) < MIN_LEN:
+            # a three-letter token is the start or end of many words: only a letter missing
+            # inside it counts ("pic" is not "spic", "hom" not "homo")
+            cands = {c for c in cands if c[0] == tok[0] and c[-1] == tok[-1]}
         for d in _deletes(tok):
             if d in self.words:  # a letter added
                 cands.add(d)

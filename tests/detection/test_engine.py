@@ -161,3 +161,18 @@ def test_every_screen_phrase_passes_the_companion_check(engine: Engine) -> None:
     assert n > 1000
     # the memo is not part of the engine cache
     assert pickle.loads(pickle.dumps(m))._companion_memo == {}
+
+
+def test_three_letter_tokens_are_not_corrected_by_an_added_first_or_last_letter(
+    engine: Engine,
+) -> None:
+    # "pic" and "hom" are one added letter away from slurs: a three-letter token is the start
+    # or end of too many words; a letter missing inside it still counts
+    assert engine.fuzzy.lookup("pic") is None
+    assert engine.fuzzy.lookup("hom") is None
+    assert engine.fuzzy.lookup("hte") == "hate"
+    for text in (
+        "not going to kill you lol, send the pic",
+        "not going to kill you lol, see you at hom time",
+    ):
+        assert [h.category for h in engine.scan(text) if h.severity >= 3] == []
