@@ -7,6 +7,8 @@ Cues are phrases from ``lexicon/context.yaml``. Each cue has a scope:
 * ``sentence`` – anywhere in the hit's sentence, outside the hit (first person, time, method);
 * ``text``     – anywhere in the text, outside the hit (coursework, news, games, support sites);
 * ``overlap``  – overlaps the hit (idioms: "this homework is killing me", "dying to see");
+* ``spelling`` – the hit's own text, exactly as written, is one of the phrases (case and
+  double letters kept: "Dyke", "Nigg" are UK places; "dyke" is not lowered);
 * ``quote``    – built in: the hit sits inside quotation marks (quoting, counter-speech).
 
 Which cues apply is chosen per entry (``lower`` / ``raise`` lists). Lowering cues add their
@@ -24,6 +26,7 @@ from lantern.detection.lexicon import CANCEL, Cue, Entry, Lexicon, phrase_varian
 from lantern.detection.normalise import Normaliser
 
 QUOTE = "quote"
+SPELLING = "spelling"
 QUOTE_EFFECT = -2
 MAX_RAISE = 1
 
@@ -44,7 +47,13 @@ class ContextRules:
         self.cues: dict[str, Cue] = dict(lex.cues)
         self.automaton = ahocorasick.Automaton()
         keys: dict[str, set[str]] = {}
+        # exact spellings of a hit's text (not normalised: the capital and the double letter
+        # are what tells the place from the slur)
+        self.spellings: dict[str, frozenset[str]] = {}
         for cue in self.cues.values():
+            if cue.scope == SPELLING:
+                self.spellings[cue.name] = frozenset(cue.phrases)
+                continue
             for p in cue.phrases:
                 n = norm.phrase(p)
                 if not n:
@@ -81,6 +90,17 @@ class ContextRules:
                     for d in out
                 )
             ]
+        return out
+
+    def spelled(self, written: str, t0: int, t1: int, cues: list[CueSpan]) -> list[CueSpan]:
+        """Spelling cues of a hit whose text, as written, is ``written`` (token span [t0, t1)),
+        unless one of the cue's ``unless_before`` cues ends right before it ("you Dyke")."""
+        out: list[CueSpan] = []
+        for name, spellings in self.spellings.items():
+            if written in spellings:
+                stop = self.cues[name].unless_before
+                if not any(c.t1 == t0 and c.name in stop for c in cues):
+                    out.append(CueSpan(name, t0, t1))
         return out
 
     def adjust(
@@ -133,6 +153,8 @@ class ContextRules:
         overlaps = c.t0 < t1 and t0 < c.t1
         if cue.scope == "overlap":
             return overlaps
+        if cue.scope == SPELLING:  # found by spelled() for this very hit
+            return c.t0 == t0 and c.t1 == t1
         if cue.scope == "sentence_any":  # anywhere in the sentence, overlapping the hit or not
             return sent[0] <= c.t0 and c.t1 <= sent[1]
         if cue.scope == "before":

@@ -260,6 +260,7 @@ class Engine:
         cues = self.context.find(s, tok_of)
         quotes = _quote_parity(tokens, _retweet_quotes(text, s, off, starts, tokens))
         last_tok = len(tokens) - 1
+        spellings = self.context.spellings
         hits: list[tuple[Hit, int, int]] = []
         for ei, t0, t1, c0, c1, neg_t0, nwords in raw:
             e = self.entries[ei]
@@ -269,13 +270,16 @@ class Engine:
                 continue
             if not boundary_end and t1 - 1 == last_tok:
                 continue
+            start = off[c0]
+            end = off[c1 - 1] + 1
+            hit_cues = cues
+            if spellings and e.lower.intersection(spellings):
+                hit_cues = cues + self.context.spelled(text[start:end], t0, t1, cues)
             sev, reasons = self.context.adjust(
-                e, e.severity, t0, t1, neg_t0, sent_bounds[sent_id[t0]], cues, quotes[t0]
+                e, e.severity, t0, t1, neg_t0, sent_bounds[sent_id[t0]], hit_cues, quotes[t0]
             )
             if sev == 0 and not include_cancelled:
                 continue
-            start = off[c0]
-            end = off[c1 - 1] + 1
             hit = Hit(
                 category=e.category,
                 severity=sev,

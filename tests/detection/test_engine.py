@@ -176,3 +176,12 @@ def test_three_letter_tokens_are_not_corrected_by_an_added_first_or_last_letter(
         "not going to kill you lol, see you at hom time",
     ):
         assert [h.category for h in engine.scan(text) if h.severity >= 3] == []
+
+
+def test_a_place_spelling_is_not_the_slur(engine: Engine) -> None:
+    # "Dyke" and "Nigg" written as the places are (capital, double letter) are lowered below an
+    # alert; the same letters written otherwise, or aimed at someone, are not
+    for text in ("Is Dyke nice?", "Is Nigg nice?", "Dyke is lovely in spring"):
+        assert alerts(engine, text) == [], text
+    for text in ("is dyke nice? shes a dyke", "shut up you Dyke", "you DYKE"):
+        assert alerts(engine, text), text

@@ -134,6 +134,7 @@ class Cue:
     distance: int = 4
     inflect: bool = False
     min_count: int = 1  # distinct cue phrases needed (language guesses need several words)
+    unless_before: tuple[str, ...] = ()  # cues that stop it when right before the hit
 
 
 CANCEL = -99
@@ -260,6 +261,7 @@ def _load_cues(doc: dict[str, Any], lex: Lexicon, name: str) -> None:
             distance=int(spec.get("distance", 4)),
             inflect=bool(spec.get("inflect", False)),
             min_count=int(spec.get("min_count", 1)),
+            unless_before=tuple(str(c) for c in spec.get("unless_before") or ()),
         )
     for sname, spec in (doc.get("sets") or {}).items():
         _add_set(lex, sname, spec, name)
