@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 # A group stops growing at this many events, so one commit stays short.
 MAX_GROUP_EVENTS = 5_000
+CHECKPOINT_S = 1.0
 
 
 class GroupCommitter:
@@ -36,6 +37,7 @@ class GroupCommitter:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._tasks = [asyncio.create_task(self._write()) for _ in range(self.writers)]
+            self._tasks.append(asyncio.create_task(self._checkpoints()))
         done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         await self._queue.put((rows, done))
         return await done
@@ -62,6 +64,15 @@ class GroupCommitter:
             for (_, done), result in zip(group, results, strict=True):
                 if not done.done():
                     done.set_result(result)
+
+    async def _checkpoints(self) -> None:
+        """The store's checkpoint (SQLite's WAL) beside the commits, not inside one of them."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_S)
+            try:
+                await asyncio.to_thread(self.store.checkpoint)
+            except Exception:  # the next one catches up
+                log.exception("checkpoint failed")
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -228,6 +228,10 @@ class JobRunLedger(Protocol):
 class Store(abc.ABC):
     """Everything the collector keeps. Methods are synchronous; async callers use a thread."""
 
+    def checkpoint(self) -> None:  # noqa: B027 - optional hook
+        """Housekeeping a busy ingest process runs every second or so, outside its write
+        transactions (SQLite: the WAL checkpoint). Optional."""
+
     # --- users and credentials
     @abc.abstractmethod
     def add_user(self, email: str, role: str, password_hash: str) -> UserRecord: ...

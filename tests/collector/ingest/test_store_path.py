@@ -106,3 +106,20 @@ def test_postgres_staging_table_is_empty_after_each_commit(store: SqlStore) -> N
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM events_in").scalar_one() == 0
     assert store.count_events() == 33
+
+
+def test_sqlite_checkpoints_run_beside_ingest_commits(store: SqlStore) -> None:
+    """Once a checkpointer runs (the group committer, every second), ingest commits no longer
+    checkpoint inside the write lock, and a PASSIVE checkpoint copies every committed frame."""
+    if store.engine.dialect.name != "sqlite":
+        store.checkpoint()  # a no-op elsewhere
+        return
+    d = device(store)
+    store.checkpoint()
+    for k in range(5):
+        store.ingest_many([wire_rows(d, 50, first_seq=1 + 51 * k)], lambda rows: [])
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+        busy, frames, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and frames > 0 and copied == frames
+    assert store.count_events() == 5 * 51
