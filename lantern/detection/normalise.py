@@ -232,14 +232,21 @@ class _Buf:
         first = next(matches, None)
         if first is None:  # most steps change nothing in most texts
             return
+        # replacements that change the text (a callable often gives the match back unchanged:
+        # a long word that is not split)
+        changed: list[tuple[int, int, str]] = []
+        for m in itertools.chain((first,), matches):
+            r = repl(m) if callable(repl) else repl
+            if r != m.group():
+                changed.append((*m.span(), r))
+        if not changed:
+            return
         out: list[str] = []
         off: list[int] = []
         pos = 0
-        for m in itertools.chain((first,), matches):
-            a, b = m.span()
+        for a, b, r in changed:
             out.append(s[pos:a])
             off += src[pos:a]
-            r = repl(m) if callable(repl) else repl
             out.append(r)
             n = b - a
             if len(r) == n:
@@ -425,7 +432,11 @@ class Normaliser:
             b.s = " ".join(s.split())
         else:
             if ascii_only:
-                b.sub(_ASCII_SEP_RE, lambda m: _SEP_TABLE[ord(m.group())] or "")
+                sep = b.s.translate(_SEP_TABLE)
+                if len(sep) == len(b.s):  # each character became one: the offsets stand
+                    b.s = sep
+                else:
+                    b.sub(_ASCII_SEP_RE, lambda m: _SEP_TABLE[ord(m.group())] or "")
             else:
                 b.per_char(lambda c: c.translate(_SEP_TABLE))
             if not ascii_only:

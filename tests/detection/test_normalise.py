@@ -64,3 +64,23 @@ def test_screen_keeps_the_letters_of_the_normal_form(norm: Normaliser) -> None:
         assert screen.replace(" ", "").replace(".", "") == (
             norm.normalise(text).replace(" ", "").replace(".", "")
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Weather in Scunthorpe tomorrow - BBC Weather",
+        "Penistone, Yorkshire: (the) 'best' town!",
+        'He said "everything together" - Google Chrome',
+        "nothing... absolutely nothing; everything?",
+    ],
+)
+def test_mapped_form_is_the_normal_form(norm: Normaliser, text: str) -> None:
+    # the offset-keeping path skips steps that change nothing; the text must not differ
+    s, off = norm.normalise_mapped(text)
+    # (the mapped path may also split run-together words: only spaces differ)
+    assert s.replace(" ", "") == norm.normalise(text).replace(" ", "")
+    assert len(off) == len(s)
+    for ch, o in zip(s, off, strict=True):
+        if ch.isalnum():
+            assert text[o].lower() == ch
