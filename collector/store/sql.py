@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -371,6 +372,10 @@ class SqlStore(Store):
         prepared = triggers.prepare(all_rows) if isinstance(triggers, StatefulTriggers) else None
         postgres = self.engine.dialect.name == "postgresql"
         params = _event_params(all_rows)
+        held = None
+        if not postgres:  # the dedup read, before taking the one writer's lock
+            with self.engine.connect() as conn:
+                held = _held_sqlite(conn, list(unique))
         raised = updated = 0
         with self._write() as conn:
             if postgres:
@@ -378,7 +383,7 @@ class SqlStore(Store):
             else:
                 if self._checkpointed:  # per connection; see checkpoint()
                     conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-                new_ids = _insert_sqlite(conn, params)
+                new_ids = _insert_sqlite(conn, params, held)
             new_rows = (
                 all_rows
                 if len(new_ids) == len(all_rows)
@@ -521,16 +526,11 @@ def _chunks(n: int, most: int) -> list[int]:
     return sizes
 
 
-def _insert_sqlite(conn: Connection, params: list[tuple[Any, ...]]) -> set[str]:
-    """Insert the rows not stored yet; returns their ids. The dedup read runs inside the write
-    lock (BEGIN IMMEDIATE), so a second collector process on the same file cannot slip the same
-    ids in between the read and the insert. Rows go in as multi-row INSERTs: `executemany`
-    steps SQLite once per row and gives up the GIL each time, and getting it back behind the
-    busy event loop thread was the writer's largest wait."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _held_sqlite(conn: Connection, ids: list[str]) -> set[str]:
+    """Which of these event ids are stored already."""
     held: set[str] = set()
-    for i in range(0, len(params), _IN_CHUNK):
-        chunk = [p[0] for p in params[i : i + _IN_CHUNK]]
+    for i in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[i : i + _IN_CHUNK]
         held.update(
             r[0]
             for r in conn.exec_driver_sql(
@@ -538,24 +538,56 @@ def _insert_sqlite(conn: Connection, params: list[tuple[Any, ...]]) -> set[str]:
                 tuple(chunk),
             )
         )
+    return held
+
+
+def _insert_sqlite(
+    conn: Connection, params: list[tuple[Any, ...]], held: set[str] | None = None
+) -> set[str]:
+    """Insert the rows not stored yet; returns their ids.
+
+    `held`: the ids found stored by a read before the write lock was taken (so the read is not
+    inside the one writer's critical section). Another process may have stored some of the
+    rest since: its insert then fails on the primary key, nothing of that statement is kept,
+    and the ids from there on are read again inside the lock (BEGIN IMMEDIATE) and the insert
+    goes on. Rows go in as multi-row INSERTs: `executemany` steps SQLite once per row and
+    gives up the GIL each time, and getting it back behind the busy event loop thread was the
+    writer's largest wait."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if held is None:
+        held = _held_sqlite(conn, [p[0] for p in params])
     if held:
         params = [p for p in params if p[0] not in held]
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    raw = conn.connection.driver_connection
+    most = _sqlite_insert_rows(raw)
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    inserted: list[tuple[Any, ...]] = []
     try:
-        start = 0
-        for size in _chunks(len(params), _SQLITE_INSERT_ROWS):
-            cursor.execute(
-                _sqlite_insert_sql(size),
-                list(chain.from_iterable(params[start : start + size])),
-            )
-            start += size
+        while params:
+            size = _chunks(len(params), most)[0]
+            chunk = params[:size]
+            try:
+                cursor.execute(_sqlite_insert_sql(size), list(chain.from_iterable(chunk)))
+            except sqlite3.IntegrityError:
+                again = _held_sqlite(conn, [p[0] for p in params])
+                if not again:  # not a stored id (a missing device?): a real error
+                    raise
+                params = [p for p in params if p[0] not in again]
+                continue
+            inserted += chunk
+            params = params[size:]
     finally:
         cursor.close()
-    return {p[0] for p in params}
+    return {p[0] for p in inserted}
 
 
-# Rows per INSERT statement on SQLite: 10 values a row stays under SQLite's 32,766 variables.
-_SQLITE_INSERT_ROWS = 256
+def _sqlite_insert_rows(raw: Any) -> int:
+    """Rows per INSERT statement: up to 1,024, within this SQLite's limit on variables."""
+    try:
+        limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except AttributeError:  # Python < 3.11
+        limit = 999
+    return max(1, min(1024, limit // 10))
 
 
 @functools.cache

@@ -123,3 +123,20 @@ def test_sqlite_checkpoints_run_beside_ingest_commits(store: SqlStore) -> None:
         busy, frames, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
     assert busy == 0 and frames > 0 and copied == frames
     assert store.count_events() == 5 * 51
+
+
+def test_sqlite_ids_stored_between_the_read_and_the_lock_are_skipped(store: SqlStore) -> None:
+    """The dedup read runs before the write lock; ids another process stored in between make
+    the insert fail on the primary key, and are read again inside the lock and skipped."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's read-then-lock dedup")
+    from collector.store.sql import _event_params, _insert_sqlite
+
+    d = device(store)
+    rows = wire_rows(d, 3000)
+    early = rows[1500:1510] + rows[2999:]  # "another process" stored these meanwhile
+    store.ingest_many([early], lambda rows: [])
+    with store.engine.begin() as conn:
+        inserted = _insert_sqlite(conn, _event_params(rows), held=set())  # a stale read
+    assert inserted == {r.event_id for r in rows} - {r.event_id for r in early}
+    assert store.count_events() == len(rows) and len(stored(store)) == len(rows)
