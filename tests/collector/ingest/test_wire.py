@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collector.ingest.wire import EARLIEST, MAX_TITLE, convert_batch, event_row
@@ -153,6 +153,8 @@ def test_window_focus_cache_gives_the_same_rows_and_stays_bounded(
     seconds=st.integers(int(EARLIEST.timestamp()), int(NOW.timestamp())),
     nanos=st.integers(0, 999_999_999),
 )
+@example(seconds=int(EARLIEST.timestamp()), nanos=500)  # half a microsecond rounds up
+@example(seconds=1_790_000_000, nanos=999_999_500)  # ... into the next second
 def test_observed_text_is_the_stores_text_of_observed_at(seconds: int, nanos: int) -> None:
     from collector.store.sql import _db_time
 
@@ -160,5 +162,5 @@ def test_observed_text_is_the_stores_text_of_observed_at(seconds: int, nanos: in
     event.observed_at.seconds, event.observed_at.nanos = seconds, nanos
     row = event_row(event, "d", NOW)
     assert row.observed_text == _db_time(row.observed_at)
-    exact = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanos / 1000)
-    assert abs(row.observed_at - exact) <= timedelta(microseconds=0.5)
+    micros = seconds * 1_000_000 + (nanos + 500) // 1000  # rounded half up
+    assert row.observed_at == datetime.fromtimestamp(0, UTC) + timedelta(microseconds=micros)
