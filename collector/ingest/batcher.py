@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # A group stops growing at this many events, so one commit stays short.
 MAX_GROUP_EVENTS = 5_000
 CHECKPOINT_S = 1.0
+CHECKPOINT_EVENTS = 5_000
+CHECKPOINT_IDLE_S = 30.0
 
 
 class GroupCommitter:
@@ -31,6 +33,7 @@ class GroupCommitter:
             asyncio.Queue[tuple[Sequence[EventRow], asyncio.Future[IngestResult]]] | None
         ) = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._since_checkpoint = 0
 
     async def submit(self, rows: Sequence[EventRow]) -> IngestResult:
         """Store one batch; returns after the commit that holds it (raises if that failed)."""
@@ -61,14 +64,22 @@ class GroupCommitter:
                     if not done.done():
                         done.set_exception(exc)
                 continue
+            self._since_checkpoint += size
             for (_, done), result in zip(group, results, strict=True):
                 if not done.done():
                     done.set_result(result)
 
     async def _checkpoints(self) -> None:
         """The store's checkpoint (SQLite's WAL) beside the commits, not inside one of them."""
+        last = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(CHECKPOINT_S)
+            # Busy: every second. Quiet: every 30 s, so a trickle of one-event commits is not
+            # sharing the disk's flushes with a checkpoint's every second.
+            now = asyncio.get_running_loop().time()
+            if self._since_checkpoint < CHECKPOINT_EVENTS and now - last < CHECKPOINT_IDLE_S:
+                continue
+            self._since_checkpoint, last = 0, now
             try:
                 await asyncio.to_thread(self.store.checkpoint)
             except Exception:  # the next one catches up

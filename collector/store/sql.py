@@ -373,7 +373,9 @@ class SqlStore(Store):
         postgres = self.engine.dialect.name == "postgresql"
         params = _event_params(all_rows)
         held = None
-        if not postgres:  # the dedup read, before taking the one writer's lock
+        if not postgres and len(unique) >= _READ_BEFORE_LOCK:
+            # The dedup read of a big group before taking the one writer's lock (a small group's
+            # read is cheaper inside it than a second connection).
             with self.engine.connect() as conn:
                 held = _held_sqlite(conn, list(unique))
         raised = updated = 0
@@ -381,8 +383,10 @@ class SqlStore(Store):
             if postgres:
                 new_ids = _insert_postgres(conn, params)
             else:
-                if self._checkpointed:  # per connection; see checkpoint()
+                info = conn.connection.info
+                if self._checkpointed and not info.get("no_autocheckpoint"):  # see checkpoint()
                     conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                    info["no_autocheckpoint"] = True
                 new_ids = _insert_sqlite(conn, params, held)
             new_rows = (
                 all_rows
@@ -524,6 +528,10 @@ def _chunks(n: int, most: int) -> list[int]:
             n -= size
         size >>= 1
     return sizes
+
+
+# Groups of at least this many events read their duplicates before the SQLite write lock.
+_READ_BEFORE_LOCK = 500
 
 
 def _held_sqlite(conn: Connection, ids: list[str]) -> set[str]:
