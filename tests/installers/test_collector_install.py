@@ -47,6 +47,10 @@ def wheelhouse(tmp: Path) -> Path:
     cache = WHEEL_CACHE / "collector-cp311"
     cache.mkdir(parents=True, exist_ok=True)
     (project,) = out.glob("lantern-*.whl")
+    # pip saves the project's own wheel into the cache too; an old one (same version, older
+    # dependencies) would be taken from there instead of the one just built.
+    for stale in cache.glob("lantern-*.whl"):
+        stale.unlink()
     subprocess.run(
         [*pip, "wheel", "--no-cache-dir", "--find-links", str(cache), "-w", str(cache),
          f"{project}[collector]"],
