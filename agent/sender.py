@@ -175,7 +175,13 @@ class Sender:
                     self.config.batch_size = max(
                         1, min(self.config.batch_size, ack.max_batch_events)
                     )
-                log.warning("collector asked for the batch again: %s", ack.reason)
+                # After a Throttle this is expected (info); otherwise something is wrong.
+                throttled = time.monotonic() < self._send_after
+                log.log(
+                    logging.INFO if throttled else logging.WARNING,
+                    "collector asked for the batch again: %s",
+                    ack.reason,
+                )
                 return
             if ack.rejected:
                 log.warning("collector rejected %d events: %s", ack.rejected, ack.reason)
