@@ -572,7 +572,8 @@ class SimAgent:
             now = time.monotonic()
             if ack.retry:
                 stats.retries += 1
-                stats.error("retry")
+                if now >= self.paused_until:  # after a Throttle a retry is the rate limit working
+                    stats.error("retry")
                 if ack.max_batch_events:
                     self.batch = max(1, min(self.batch, ack.max_batch_events))
                 return

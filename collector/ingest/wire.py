@@ -9,7 +9,6 @@ instead of running `json.dumps` over the dict again)."""
 import json
 import math
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -96,9 +95,9 @@ def event_row(
     event: pb.Event, device_id: str, received_at: datetime, latest: float | None = None
 ) -> EventRow:
     """Validate one wire event and turn it into a store row. `latest`: the newest acceptable
-    observed time (epoch seconds; default now + FUTURE_SLACK)."""
+    observed time (epoch seconds; default received_at + FUTURE_SLACK)."""
     if latest is None:
-        latest = time.time() + _SLACK_S
+        latest = received_at.timestamp() + _SLACK_S
     event_id = _event_id(event.event_id)
     seq = event.seq
     if not 0 < seq < 2**63:
@@ -221,7 +220,7 @@ def _window_focus(w: pb.WindowFocus) -> tuple[str, str, dict[str, Any], str]:
 
 
 def convert_batch(batch: pb.EventBatch, device_id: str, received_at: datetime) -> Converted:
-    latest = time.time() + _SLACK_S
+    latest = received_at.timestamp() + _SLACK_S  # "ahead" means ahead of when it arrived
     rows: list[EventRow] = []
     rejected: list[tuple[str, str]] = []
     append = rows.append
