@@ -5,6 +5,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import chain
@@ -98,6 +99,11 @@ def _device(row: RowMapping) -> DeviceRecord:
     )
 
 
+# A device's last-seen columns are written at most this often by one process (issue 9): its
+# connection status allows 3 heartbeats (90 s) of silence, so 30 s of staleness is invisible.
+DEVICE_WRITE_EVERY_S = 30.0
+
+
 class SqlStore(Store):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -106,6 +112,8 @@ class SqlStore(Store):
             _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
         )
         self._checkpointed = False
+        # device id → time.monotonic() of this process's last write of its last-seen columns.
+        self._device_written: dict[str, float] = {}
 
     def _begin(self) -> Any:
         return self.engine.begin()
@@ -379,6 +387,7 @@ class SqlStore(Store):
             with self.engine.connect() as conn:
                 held = _held_sqlite(conn, list(unique))
         raised = updated = 0
+        seen: list[tuple[str, str, int]] = []
         with self._write() as conn:
             if postgres:
                 new_ids = _insert_postgres(conn, params)
@@ -398,18 +407,25 @@ class SqlStore(Store):
                 for r in new_rows:
                     if r.device_id not in latest or r.seq > latest[r.device_id].seq:
                         latest[r.device_id] = r
-                # One lock order for every writer (sorted): parallel group commits on
-                # PostgreSQL otherwise deadlock on the devices rows.
+                # Last-seen columns at most once per device per DEVICE_WRITE_EVERY_S from this
+                # process (the first events of a device at once): a fleet sending a batch a
+                # second would otherwise rewrite every device row every second. One lock order
+                # for every writer (sorted): parallel group commits on PostgreSQL otherwise
+                # deadlock on the devices rows.
+                tick = time.monotonic()
+                due = self._device_written
                 seen = [
-                    (device, _db_time(r.received_at), r.seq) for device, r in sorted(latest.items())
+                    (device, _db_time(r.received_at), r.seq)
+                    for device, r in sorted(latest.items())
+                    if tick - due.get(device, -DEVICE_WRITE_EVERY_S) >= DEVICE_WRITE_EVERY_S
                 ]
-                if postgres:
+                if seen and postgres:
                     conn.exec_driver_sql(
                         "UPDATE devices SET last_event_at = %(t)s, last_seen_at = %(t)s,"
                         " last_seq = greatest(last_seq, %(s)s) WHERE id = %(d)s",
                         [{"d": d, "t": t, "s": seq} for d, t, seq in seen],
                     )
-                else:  # one statement, not one step (and GIL hand-off) per device
+                elif seen:  # one statement, not one step (and GIL hand-off) per device
                     conn.exec_driver_sql(
                         "UPDATE devices SET last_event_at = json_extract(v.value, '$[1]'),"
                         " last_seen_at = json_extract(v.value, '$[1]'),"
@@ -428,6 +444,8 @@ class SqlStore(Store):
                     # events: delivery happens afterwards from the outbox, with retries.
                     done = alert_tx.raise_candidates(conn, candidates, utcnow())
                     raised, updated = done.raised, done.updated
+        written = time.monotonic()  # committed: these devices are now up to date
+        self._device_written.update((device, written) for device, _, _ in seen)
         results = []
         for rows, ids in zip(batches, owned, strict=True):
             stored = sum(1 for i in ids if i in new_ids)

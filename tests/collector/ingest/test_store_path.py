@@ -94,7 +94,23 @@ def test_group_with_repeats_and_stored_ids_stores_each_event_once(store: SqlStor
     assert store.count_events() == 6 + 6 + 4
     assert len(stored(store)) == 16
     devices = {x.id: x for x in store.list_devices()}
-    assert devices[a].last_seq == 12 and devices[b].last_seq == 4
+    # Last-seen columns: a device's first events at once, then at most every 30 s per process
+    # (a's second commit came straight after its first); b was new in this commit.
+    assert devices[a].last_seq == 6 and devices[b].last_seq == 4
+
+
+def test_a_device_row_is_written_at_most_once_per_interval(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector.store import sql
+
+    a = device(store, 1)
+    store.ingest_many([wire_rows(a, 3)], lambda rows: [])
+    store.ingest_many([wire_rows(a, 3, first_seq=5)], lambda rows: [])
+    assert {x.id: x for x in store.list_devices()}[a].last_seq == 4
+    monkeypatch.setattr(sql, "DEVICE_WRITE_EVERY_S", 0.0)
+    store.ingest_many([wire_rows(a, 3, first_seq=9)], lambda rows: [])
+    assert {x.id: x for x in store.list_devices()}[a].last_seq == 12
 
 
 def test_postgres_staging_table_is_empty_after_each_commit(store: SqlStore) -> None:
