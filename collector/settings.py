@@ -72,8 +72,10 @@ class Settings(BaseSettings):
     oidc_client_secret: str = ""
     oidc_label: str = "Microsoft 365"
     # How long a device's resolved group policy is reused before it is worked out again; a policy
-    # edit reaches connected agents at their first heartbeat after this.
-    policy_cache_seconds: float = 60.0
+    # edit reaches connected agents at their first heartbeat after this. Resolving is several
+    # queries per device: at 60 s, 10,000 streams recomputed 167 policies a second and the
+    # collector fell behind on heartbeats (docs/scale.md); at 300 s, 33 a second.
+    policy_cache_seconds: float = 300.0
     # Severity at and above which a match becomes an alert.
     alert_threshold: int = 3
 
