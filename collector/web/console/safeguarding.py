@@ -21,20 +21,26 @@ def _engine(store: Store) -> Any:
     return store.engine  # type: ignore[attr-defined]
 
 
-def display_names(store: Store, rows: list[dict[str, Any]]) -> dict[int, str]:
-    """Alert id → the name of the person it was raised about, from the directory (absent when
-    it cannot say). Per alert, not per login: a login can pass to someone else."""
-    named = [r for r in rows if r["os_user"] or r.get("person_id")]
-    if not named:
-        return {}
+def _subjects(store: Store, rows: list[dict[str, Any]]) -> list[Any] | None:
+    """Who each alert row was about — its recorded person, else its login at the alert's time —
+    from the directory; None when the directory cannot say (it is optional: logins still show)."""
     try:
         from collector.directory.store import DirectoryStore
 
-        subjects = DirectoryStore.for_store(store).resolve_many(
-            [(r["os_user"], r["device_id"], r["created_at"]) for r in named],
-            [r.get("person_id") for r in named],
+        return DirectoryStore.for_store(store).resolve_many(
+            [(r["os_user"], r["device_id"], r["created_at"]) for r in rows],
+            [r.get("person_id") for r in rows],
         )
-    except Exception:  # the directory is optional: names are a convenience, logins still show
+    except Exception:
+        return None
+
+
+def display_names(store: Store, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """Alert id → the name of the person it was raised about (absent when unknown). Per alert,
+    not per login: a login can pass to someone else."""
+    named = [r for r in rows if r["os_user"] or r.get("person_id")]
+    subjects = _subjects(store, named) if named else None
+    if subjects is None:
         return {}
     return {r["id"]: s.display_name for r, s in zip(named, subjects, strict=True) if s.display_name}
 
@@ -51,14 +57,8 @@ def _current_name(store: Store, login: str) -> str:
 
 def subject_for(store: Store, row: dict[str, Any]) -> Any:
     """Who was at the keyboard, from the directory (None when it cannot say)."""
-    try:
-        from collector.directory.store import DirectoryStore
-
-        return DirectoryStore.for_store(store).resolve_many(
-            [(row["os_user"], row["device_id"], row["created_at"])], [row.get("person_id")]
-        )[0]
-    except Exception:  # the directory is optional; the login still shows
-        return None
+    subjects = _subjects(store, [row])
+    return subjects[0] if subjects else None
 
 
 def _filter(category: str, status: str, site: str, student: str) -> casework.QueueFilter:
