@@ -67,19 +67,15 @@ class EventRateLimit:
         self.device_rate = device_rate
         self.device_burst = max(device_burst, min_burst)
         self._devices: dict[str, TokenBucket] = {}
-        self._global = (
-            TokenBucket(global_rate, max(global_burst, min_burst), updated=0.0)
-            if global_rate > 0
-            else None
-        )
-        self._global_started = False
+        self.global_rate = global_rate
+        self.global_burst = max(global_burst, min_burst)
+        self._global: TokenBucket | None = None  # made full at the first batch
 
     def admit(self, device_id: str, n: int, now: float) -> Admission:
         """Take ``n`` events for ``device_id`` from both buckets, or neither."""
         device = self._device(device_id, now)
-        if self._global is not None and not self._global_started:
-            self._global.updated = now
-            self._global_started = True
+        if self._global is None and self.global_rate > 0:
+            self._global = TokenBucket(self.global_rate, self.global_burst, updated=now)
         wait = device.wait_for(n, now) if device is not None else 0.0
         if wait > 0:
             return Admission(False, wait, int(self.device_rate), "device")
