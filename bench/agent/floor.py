@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import Collector, free_port
+from tests.conftest import collector_in
 from tests.e2e.agent import Agent
 
 CLIENT = r"""
@@ -88,25 +88,11 @@ def main() -> None:
     parser.add_argument("--sync", action="store_true", help="grpc's blocking API, no asyncio")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lantern-floor-"))
-    collector = Collector(
-        var_dir=tmp / "collector",
-        grpc=f"127.0.0.1:{free_port()}",
-        http=f"127.0.0.1:{free_port()}",
-        log_path=tmp / "collector.log",
-        enrol=f"127.0.0.1:{free_port()}",
-    )
+    collector = collector_in(tmp)
     collector.start()
     try:
         agent = Agent(tmp / "agent", tmp / "agent.log", {"XDG_DATA_HOME": str(tmp)})
-        agent.cli(
-            "enrol",
-            "--collector",
-            collector.grpc,
-            "--enrol-address",
-            collector.enrol,
-            "--token",
-            collector.enrolment_token(),
-        )
+        agent.enrol(collector)
         bare = subprocess.run(
             [sys.executable, "-c", "print(open('/proc/self/status').read())"],
             capture_output=True,

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import Collector, free_port
+from tests.conftest import Collector, collector_in
 from tests.desktop import Desktop, start_desktop
-from tests.e2e.test_walking_skeleton import RISK_PHRASE, Agent
+from tests.e2e.agent import Agent
+from tests.e2e.test_walking_skeleton import RISK_PHRASE
 
 PROSE = (
     "the weather in leeds is nice today and i like my course. "
@@ -120,28 +121,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lantern-bench-"))
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with start_desktop() as desktop:
-        collector = Collector(
-            var_dir=tmp / "collector",
-            grpc=f"127.0.0.1:{free_port()}",
-            http=f"127.0.0.1:{free_port()}",
-            log_path=tmp / "collector.log",
-            enrol=f"127.0.0.1:{free_port()}",
-        )
+        collector = collector_in(tmp)
         collector.start()
         env = {**desktop.env, "XDG_DATA_HOME": str(tmp)}
         if args.keys:
             env["LANTERN_X11_KEYS"] = args.keys
         agent = Agent(tmp / "agent", tmp / "agent.log", env)
         try:
-            agent.cli(
-                "enrol",
-                "--collector",
-                collector.grpc,
-                "--enrol-address",
-                collector.enrol,
-                "--token",
-                collector.enrolment_token(),
-            )
+            agent.enrol(collector)
             agent.start()
             token = collector.api_token("dsl")
             desktop.xterm("Idle window")

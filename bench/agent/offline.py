@@ -20,7 +20,7 @@ from pathlib import Path
 from agent.enrol import enrol
 from agent.spool import Spool
 from lantern.v1 import lantern_pb2 as pb
-from tests.conftest import Collector, free_port
+from tests.conftest import Collector, collector_in
 
 
 def fill(state_dir: Path, events: int) -> float:
@@ -47,13 +47,7 @@ def stored(collector: Collector) -> tuple[int, int, int]:
 
 def run(events: int, kills: int) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="lantern-offline-"))
-    collector = Collector(
-        var_dir=tmp / "collector",
-        grpc=f"127.0.0.1:{free_port()}",
-        http=f"127.0.0.1:{free_port()}",
-        log_path=tmp / "collector.log",
-        enrol=f"127.0.0.1:{free_port()}",
-    )
+    collector = collector_in(tmp)
     collector.start()
     state = tmp / "agent"
     try:

@@ -30,6 +30,18 @@ class Agent:
             timeout=60,
         ).stdout
 
+    def enrol(self, collector: Collector) -> None:
+        """`lantern-agent enrol` with a fresh token from `collector`."""
+        self.cli(
+            "enrol",
+            "--collector",
+            collector.grpc,
+            "--enrol-address",
+            collector.enrol,
+            "--token",
+            collector.enrolment_token(),
+        )
+
     def start(self) -> None:
         self.process = subprocess.Popen(
             [str(BIN / "lantern-agent"), "--state-dir", str(self.state_dir), "run"],
@@ -67,15 +79,7 @@ def start_agent(collector: Collector, desktop: Desktop, tmp_path: Path) -> Agent
     """Enrol a real agent with `collector` and run it on `desktop`, its files under tmp_path."""
     env = {**desktop.env, "XDG_DATA_HOME": str(tmp_path / "xdg")}
     a = Agent(tmp_path / "agent", tmp_path / "agent.log", env)
-    a.cli(
-        "enrol",
-        "--collector",
-        collector.grpc,
-        "--enrol-address",
-        collector.enrol,
-        "--token",
-        collector.enrolment_token(),
-    )
+    a.enrol(collector)
     a.start()
     return a
 
