@@ -6,7 +6,7 @@ must: load its identity, open the mutual-TLS gRPC stream, say hello and send a h
 the least a grpcio agent can take; the agent's own RSS (``bench.agent.footprint``) is this plus
 everything that makes it an agent.
 
-    .venv/bin/python -m bench.agent.floor [--seconds 60] [--sync]
+    .venv/bin/python -m bench.agent.floor [--seconds 60] [--sync] [--python PATH]
 """
 
 import argparse
@@ -86,6 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sync", action="store_true", help="grpc's blocking API, no asyncio")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter of the client, e.g. a clean venv with the agent installed from its wheel",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lantern-floor-"))
     collector = collector_in(tmp)
@@ -94,14 +99,14 @@ def main() -> None:
         agent = Agent(tmp / "agent", tmp / "agent.log", {"XDG_DATA_HOME": str(tmp)})
         agent.enrol(collector)
         bare = subprocess.run(
-            [sys.executable, "-c", "print(open('/proc/self/status').read())"],
+            [args.python, "-c", "print(open('/proc/self/status').read())"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         bare_rss = int(bare.split("VmRSS:")[1].split()[0]) / 1024
         client = subprocess.Popen(
-            [sys.executable, "-c", SYNC_CLIENT if args.sync else CLIENT, str(tmp / "agent")],
+            [args.python, "-c", SYNC_CLIENT if args.sync else CLIENT, str(tmp / "agent")],
             stdout=subprocess.PIPE,
             text=True,
         )
