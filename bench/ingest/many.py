@@ -29,8 +29,7 @@ from typing import Any
 import psutil
 
 from bench.ingest.haproxy import Haproxy
-from bench.ingest.procs import PostgresServer
-from bench.ingest.roles import RoleProcess
+from bench.ingest.procs import FLEET_ENV, Collector, PostgresServer
 from bench.ingest.run import count_events, loadgen_command, run_loadgen_process
 
 
@@ -42,7 +41,7 @@ class Entry:
     enrol: str
 
 
-def _cpu(procs: list[RoleProcess]) -> list[psutil.Process]:
+def _cpu(procs: list[Collector]) -> list[psutil.Process]:
     out = [psutil.Process(p.pid) for p in procs]
     for p in out:
         p.cpu_percent(None)
@@ -65,12 +64,21 @@ def scenario(name: str, work: Path, pg: PostgresServer, args: argparse.Namespace
     db = pg.create_database(f"many_{name}_{int(time.time())}")
     var = work / name
     n = 1 if name == "one" else 2
-    first = RoleProcess(var, db, "ingest", work / f"{name}-ingest1.log")
+    first = Collector(var, db, role="ingest", log_path=work / f"{name}-ingest1.log", env=FLEET_ENV)
     ingest = [first]
     for i in range(2, n + 1):
         same = {"grpc": first.grpc, "enrol": first.enrol} if name == "reuseport" else {}
-        ingest.append(RoleProcess(var, db, "ingest", work / f"{name}-ingest{i}.log", **same))
-    jobs = RoleProcess(var, db, "jobs", work / f"{name}-jobs.log")
+        ingest.append(
+            Collector(
+                var,
+                db,
+                role="ingest",
+                log_path=work / f"{name}-ingest{i}.log",
+                env=FLEET_ENV,
+                **same,
+            )
+        )
+    jobs = Collector(var, db, role="jobs", log_path=work / f"{name}-jobs.log", env=FLEET_ENV)
     token = jobs.enrolment_token(args.agents * 2)
     lb: Haproxy | None = None
     try:

@@ -6,6 +6,7 @@ No pytest here: `bench/ingest/run.py` and `tests/faults/` both drive these.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 BIN = Path(sys.executable).parent
 # What `serve` logs once every part of its role is listening.
@@ -28,9 +31,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class CollectorProcess:
+# A simulated fleet enrols thousands of devices from one address: `env=FLEET_ENV` lifts the
+# per-address enrolment limit meant for real networks.
+FLEET_ENV = {"LANTERN_ENROLMENTS_PER_MINUTE": "1000000"}
+
+
+class Collector:
     """`lantern-collector serve` as a child process on fixed loopback ports (so a restart after
-    `kill -9` listens where the agents look)."""
+    `kill -9` listens where the agents look), with the CLI and REST calls tests make of it."""
 
     def __init__(
         self,
@@ -45,8 +53,9 @@ class CollectorProcess:
         env: dict[str, str] | None = None,
         role: str | None = None,
     ) -> None:
-        """`role`: `serve --role ROLE` (ready when it logs so; without `web` there is no
-        /healthz); None runs everything in one process."""
+        """`role`: `serve --role ROLE` (None: everything in one process). Ingest processes may
+        share a var dir (the CA) and, on Linux, a listening port. `env`: extra LANTERN_*
+        settings."""
         self.var_dir = var_dir
         self.db = db
         self.plaintext = plaintext
@@ -55,11 +64,10 @@ class CollectorProcess:
         self.enrol = enrol or f"127.0.0.1:{free_port()}"
         self.http = http or f"127.0.0.1:{free_port()}"
         self.log_path = log_path or var_dir.parent / f"{var_dir.name}.log"
-        # A simulated fleet enrols thousands of devices from one address: lift the per-address
-        # enrolment limit meant for real networks.
-        self.env = {**os.environ, "LANTERN_ENROLMENTS_PER_MINUTE": "1000000", **(env or {})}
+        self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.returncode: int | None = None
 
     def _base(self) -> list[str]:
         cmd = [str(BIN / "lantern-collector"), "--var-dir", str(self.var_dir)]
@@ -82,9 +90,34 @@ class CollectorProcess:
             raise RuntimeError(f"lantern-collector {args} failed: {result.stderr[-2000:]}")
         return result.stdout
 
-    def enrolment_token(self, uses: int) -> str:
+    def enrolment_token(self, uses: int = 1) -> str:
         out = self.cli("tokens", "create", "--uses", str(uses), "--expires", "1d")
         return out.strip().splitlines()[-1]
+
+    def api_token(self, role: str = "dsl") -> str:
+        """A new user with `role` and an API token for them."""
+        email = f"{role}-{time.monotonic_ns()}@college.example"
+        self.cli(
+            "users",
+            "add",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin="correct horse battery staple\n",
+        )
+        return self.cli("api-token", "create", "--user", email).strip().splitlines()[-1]
+
+    def fetch(self, path: str, token: str) -> bytes:
+        req = urllib.request.Request(
+            f"http://{self.http}{path}", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return bytes(resp.read())
+
+    def get(self, path: str, token: str) -> object:
+        return json.loads(self.fetch(path, token))
 
     @property
     def pid(self) -> int:
@@ -97,7 +130,9 @@ class CollectorProcess:
         except OSError:
             return 0
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 120.0) -> None:
+        """Start `serve` and wait until it is ready (generous by default: on a loaded 2-core
+        CI box start-up, migrations and the lexicon, can take a while)."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         before = self._ready_lines()
         role = ["--role", self.role] if self.role else []
@@ -121,20 +156,13 @@ class CollectorProcess:
         log.close()
         self.starts += 1
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while self._ready_lines() <= before:  # every role logs it once all its parts listen
             if self.process.poll() is not None:
                 raise RuntimeError(f"collector exited: {self.log_tail()}")
-            if self.role in ("ingest", "jobs"):
-                if self._ready_lines() > before:
-                    return
-                time.sleep(0.05)
-                continue
-            try:
-                with urllib.request.urlopen(f"http://{self.http}/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"collector not ready in {timeout:.0f}s: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()  # never leave a half-started collector behind
+                raise RuntimeError(f"collector not ready in {timeout:.0f}s: {self.log_tail()}")
+            time.sleep(0.05)
 
     def kill(self) -> None:
         """`kill -9`: no shutdown, no flush, no goodbye to the agents."""
@@ -144,6 +172,7 @@ class CollectorProcess:
         self.process = None
 
     def stop(self) -> None:
+        """SIGTERM (a clean shutdown), SIGKILL after 15 s; `returncode` keeps how it ended."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -151,7 +180,20 @@ class CollectorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None:
+            self.returncode = self.process.returncode
         self.process = None
+
+    def established(self, address: str) -> int:
+        """TCP connections this process has accepted on `address` (host:port) and holds open."""
+        port = int(address.rpartition(":")[2])
+        if self.process is None or self.process.poll() is not None:
+            return 0
+        return sum(
+            1
+            for c in psutil.Process(self.pid).net_connections(kind="tcp")
+            if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+        )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -247,14 +289,8 @@ class PostgresServer:
             return None
 
     def create_database(self, name: str | None = None) -> str:
-        import psycopg
-
         self._counter += 1
-        name = name or f"lantern_{os.getpid()}_{self._counter}"
-        dsn = f"postgresql://lantern@127.0.0.1:{self.port}/postgres"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"{self.url}/{name}"
+        return create_database(self.url, name or f"lantern_{os.getpid()}_{self._counter}")
 
     def destroy(self) -> None:
         try:
@@ -262,3 +298,14 @@ class PostgresServer:
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create the empty database `name` on the server at `server_url` (a SQLAlchemy URL without
+    a database name) and return its URL."""
+    import psycopg
+
+    dsn = server_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"

@@ -35,7 +35,7 @@ from typing import Any
 
 import psutil
 
-from bench.ingest.procs import CollectorProcess, PostgresServer
+from bench.ingest.procs import FLEET_ENV, Collector, PostgresServer
 from bench.ingest.profile import Profile, record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ class Sampler:
         return round(sum(values) / len(values), 1) if values else 0.0
 
 
-def loadgen_command(c: CollectorProcess, token: str, **kw: Any) -> list[str]:
+def loadgen_command(c: Collector, token: str, **kw: Any) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
@@ -125,7 +125,7 @@ def loadgen_command(c: CollectorProcess, token: str, **kw: Any) -> list[str]:
 
 def run_loadgen_process(
     cmd: list[str],
-    collector: CollectorProcess,
+    collector: Collector,
     *,
     profile_after: float | None = None,
     profile_for: float = 15.0,
@@ -133,7 +133,7 @@ def run_loadgen_process(
     during: Callable[[], None] | None = None,
     trees: dict[str, int] | None = None,
     gil: bool = True,
-    others: list[CollectorProcess] | None = None,
+    others: list[Collector] | None = None,
 ) -> tuple[dict[str, Any], Sampler, Profile | None]:
     """Run the load generator as its own process; sample both processes; optionally profile.
     `others`: more collector processes (sampled as collector_2, …; the profile is of the first)."""
@@ -201,13 +201,14 @@ def throughput(
     log = work / f"{name}.log"
     n = args.collectors
     if n == 1:
-        procs = [CollectorProcess(var, db, log_path=log)]
+        procs = [Collector(var, db, log_path=log, env=FLEET_ENV)]
     else:
-        first = CollectorProcess(var, db, log_path=log, role="ingest")
+        first = Collector(var, db, log_path=log, role="ingest", env=FLEET_ENV)
         procs = [first] + [
-            CollectorProcess(
+            Collector(
                 var,
                 db,
+                env=FLEET_ENV,
                 log_path=work / f"{name}-{k}.log",
                 role="ingest",
                 grpc=first.grpc,
@@ -215,7 +216,9 @@ def throughput(
             )
             for k in range(2, n + 1)
         ]
-        procs.append(CollectorProcess(var, db, log_path=work / f"{name}-jobs.log", role="jobs"))
+        procs.append(
+            Collector(var, db, log_path=work / f"{name}-jobs.log", role="jobs", env=FLEET_ENV)
+        )
     c = procs[0]
     url = db or f"sqlite:///{(var / 'lantern.db').resolve()}"
     token = c.enrolment_token(args.agents + 10)  # creates the schema and the CA once
@@ -288,7 +291,7 @@ def profile_summary(prof: Profile) -> dict[str, float]:
 def streams(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Connection scale: many concurrent streams, heartbeats, a trickle of events."""
     n = args.stream_agents
-    c = CollectorProcess(work / name, log_path=work / f"{name}.log")
+    c = Collector(work / name, log_path=work / f"{name}.log", env=FLEET_ENV)
     c.start()
     url = f"sqlite:///{(work / name / 'lantern.db').resolve()}"
     heartbeat = 30
@@ -359,7 +362,7 @@ def streams(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
 def storm(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Morning login storm: N enrolled agents all connect within 60 s, each sends a batch."""
     n = args.storm_agents
-    c = CollectorProcess(work / name, log_path=work / f"{name}.log")
+    c = Collector(work / name, log_path=work / f"{name}.log", env=FLEET_ENV)
     c.start()
     try:
         token = c.enrolment_token(n + 10)
@@ -396,7 +399,7 @@ def latency(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Event -> alert: 1,000 agents at 1 event/s each; an alert is committed with its events,
     so the ack latency bounds the time from an event leaving the agent to its alert existing."""
     n = args.latency_agents
-    c = CollectorProcess(work / name, log_path=work / f"{name}.log")
+    c = Collector(work / name, log_path=work / f"{name}.log", env=FLEET_ENV)
     c.start()
     url = f"sqlite:///{(work / name / 'lantern.db').resolve()}"
     try:

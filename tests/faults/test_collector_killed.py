@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import agent.sender
-from bench.ingest.procs import CollectorProcess
+from bench.ingest.procs import Collector
 from tests.faults.fleet import FAULT_EVENTS, Fleet
 
 KILLS = 5
@@ -16,8 +16,8 @@ AGENTS = 8
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
-    c = CollectorProcess(tmp_path / "collector", log_path=tmp_path / "collector.log")
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    c = Collector(tmp_path / "collector", log_path=tmp_path / "collector.log")
     c.start()
     yield c
     c.stop()
@@ -32,7 +32,7 @@ def short_backoff_cap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.slow
 async def test_kill_9_five_times_loses_nothing_and_stores_nothing_twice(
-    collector: CollectorProcess, tmp_path: Path
+    collector: Collector, tmp_path: Path
 ) -> None:
     token = collector.enrolment_token(AGENTS)
     fleet = await asyncio.to_thread(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import agent.sender
-from bench.ingest.procs import CollectorProcess
+from bench.ingest.procs import Collector
 from tests.faults.fleet import FAULT_EVENTS, Fleet
 from tests.faults.proxy import CuttableProxy
 
@@ -18,8 +18,8 @@ CUTS = 4
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
-    c = CollectorProcess(tmp_path / "collector", log_path=tmp_path / "collector.log")
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    c = Collector(tmp_path / "collector", log_path=tmp_path / "collector.log")
     c.start()
     yield c
     c.stop()
@@ -41,7 +41,7 @@ async def _closed(reader: asyncio.StreamReader) -> bool:
     return True
 
 
-async def test_the_proxy_forwards_and_cuts(collector: CollectorProcess) -> None:
+async def test_the_proxy_forwards_and_cuts(collector: Collector) -> None:
     proxy = CuttableProxy(collector.http)
     await proxy.start()
     try:
@@ -65,7 +65,7 @@ async def test_the_proxy_forwards_and_cuts(collector: CollectorProcess) -> None:
 
 @pytest.mark.slow
 async def test_cuts_and_lost_acks_lose_nothing_and_store_nothing_twice(
-    collector: CollectorProcess, tmp_path: Path
+    collector: Collector, tmp_path: Path
 ) -> None:
     proxy = CuttableProxy(collector.grpc)
     await proxy.start()

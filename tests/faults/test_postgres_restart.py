@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import agent.sender
-from bench.ingest.procs import CollectorProcess, PostgresServer, postgres_bin_dir
+from bench.ingest.procs import Collector, PostgresServer, postgres_bin_dir
 from tests.faults.fleet import FAULT_EVENTS, Fleet
 
 AGENTS = 6
@@ -41,7 +41,7 @@ async def test_postgres_restarts_lose_nothing_and_store_nothing_twice(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     db = postgres.create_database("faults")
-    collector = CollectorProcess(tmp_path / "collector", db, log_path=tmp_path / "collector.log")
+    collector = Collector(tmp_path / "collector", db, log_path=tmp_path / "collector.log")
     await asyncio.to_thread(collector.start)
     try:
         token = collector.enrolment_token(AGENTS)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.ingest.procs import CollectorProcess
+from bench.ingest.procs import Collector
 from tests.faults.fleet import Fleet
 
 AGENTS = 4
@@ -18,8 +18,8 @@ GLOBAL_RATE = 500  # events/s for the whole collector; the agents offer far more
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
-    c = CollectorProcess(
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    c = Collector(
         tmp_path / "collector",
         log_path=tmp_path / "collector.log",
         env={
@@ -34,7 +34,7 @@ def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
 
 
 async def test_a_throttled_fleet_slows_down_and_loses_nothing(
-    collector: CollectorProcess, tmp_path: Path
+    collector: Collector, tmp_path: Path
 ) -> None:
     fleet = await asyncio.to_thread(
         Fleet,

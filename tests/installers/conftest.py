@@ -4,15 +4,13 @@ import importlib.util
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from tests.conftest import Collector, free_port
+from tests.conftest import Collector, collector_in
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLERS = ROOT / "installers"
@@ -71,44 +69,17 @@ def deb_tree(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     yield tree
 
 
-class PatientCollector(Collector):
-    """The shared real collector, with a start-up allowance for a loaded build machine (loading the
-    detection engine has taken over a minute when several test runs share two CPUs), and never
-    leaked when it fails to come up."""
-
-    START_TIMEOUT_S = 240.0
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "lantern-collector"), "--var-dir",
-             str(self.var_dir), "serve", "--grpc", self.grpc, "--enrol", self.enrol,
-             "--http", self.http],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + self.START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"collector exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://{self.http}/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"collector not healthy in {self.START_TIMEOUT_S:.0f} s")
+# Loading the detection engine has taken over a minute when several test runs share two CPUs.
+PATIENT_START_S = 240.0
 
 
 @pytest.fixture
 def collector(tmp_path: Path) -> Iterator[Collector]:
-    """A real `lantern-collector serve` on loopback (see PatientCollector)."""
-    c = PatientCollector(
-        var_dir=tmp_path / "collector", grpc=f"127.0.0.1:{free_port()}",
-        http=f"127.0.0.1:{free_port()}", log_path=tmp_path / "collector.log",
-        enrol=f"127.0.0.1:{free_port()}",
-    )  # fmt: skip
+    """A real `lantern-collector serve` on loopback, with a start-up allowance for a loaded build
+    machine."""
+    c = collector_in(tmp_path)
     try:
-        c.start()
+        c.start(timeout=PATIENT_START_S)
         yield c
     finally:
         c.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.ingest.haproxy import Haproxy
-from bench.ingest.roles import RoleProcess
+from bench.ingest.procs import Collector
 from tests.faults.fleet import Fleet
 
 AGENTS = 8
@@ -23,9 +23,11 @@ async def test_haproxy_spreads_agents_and_survives_a_collector_kill(
     tmp_path: Path, pg_url: str
 ) -> None:
     var = tmp_path / "var"  # one CA for every process (on several hosts: copy var/ca to each)
-    ingest = [RoleProcess(var, pg_url, "ingest", tmp_path / f"ingest{i}.log") for i in (1, 2)]
-    web = RoleProcess(var, pg_url, "web", tmp_path / "web.log")
-    jobs = RoleProcess(var, pg_url, "jobs", tmp_path / "jobs.log")
+    ingest = [
+        Collector(var, pg_url, role="ingest", log_path=tmp_path / f"ingest{i}.log") for i in (1, 2)
+    ]
+    web = Collector(var, pg_url, role="web", log_path=tmp_path / "web.log")
+    jobs = Collector(var, pg_url, role="jobs", log_path=tmp_path / "jobs.log")
     procs = [*ingest, web, jobs]
     token = web.enrolment_token(AGENTS)  # schema and CA made once, before the replicas start
     lb = Haproxy(tmp_path / "haproxy", [p.grpc for p in ingest], [p.enrol for p in ingest])

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bench.ingest.roles import RoleProcess
+from bench.ingest.procs import Collector
 
 LEASE_S = 3.0
 JOBS = ("escalation", "coverage", "weekly_report", "retention")
 RUNNING = re.compile(r"^job (\w+): running period (\d+) \(attempt (\d+)\)$")
 
 
-def _logged(proc: RoleProcess) -> tuple[Counter[tuple[str, int]], int]:
+def _logged(proc: Collector) -> tuple[Counter[tuple[str, int]], int]:
     """(name, period) runs started by this process, and its retention purges, from its log."""
     runs: Counter[tuple[str, int]] = Counter()
     purges = 0
@@ -71,8 +71,8 @@ def test_two_replicas_run_each_period_once_and_survive_kill_9(tmp_path: Path, pg
         "LANTERN_JOB_LEASE_SECONDS": str(LEASE_S),
     }
     var = tmp_path / "var"
-    a = RoleProcess(var, pg_url, "all", tmp_path / "a.log", env=env)
-    b = RoleProcess(var, pg_url, "jobs", tmp_path / "b.log", env=env)
+    a = Collector(var, pg_url, role="all", log_path=tmp_path / "a.log", env=env)
+    b = Collector(var, pg_url, role="jobs", log_path=tmp_path / "b.log", env=env)
     a.cli("tokens", "create")  # schema and CA once
     try:
         a.start()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.ingest.roles import RoleProcess
+from bench.ingest.procs import Collector
 from tests.faults.fleet import Fleet
 
 AGENTS = 12
 EVENTS = 1200
 
 
-def _listening(proc: RoleProcess) -> set[int]:
+def _listening(proc: Collector) -> set[int]:
     import psutil
 
     return {
@@ -31,7 +31,7 @@ def _port(address: str) -> int:
 def test_each_role_listens_only_where_it_should(tmp_path: Path, pg_url: str) -> None:
     var = tmp_path / "var"
     procs = {
-        role: RoleProcess(var, pg_url, role, tmp_path / f"{role}.log")
+        role: Collector(var, pg_url, role=role, log_path=tmp_path / f"{role}.log")
         for role in ("ingest", "web", "jobs", "all")
     }
     procs["web"].cli("tokens", "create")  # schema and CA made once, before the replicas start
@@ -62,8 +62,10 @@ async def test_two_ingest_processes_share_one_port(tmp_path: Path, pg_url: str) 
     """grpc core listens with SO_REUSEPORT: two ingest processes bind the same gRPC and enrolment
     ports and the kernel spreads the agents' connections across both."""
     var = tmp_path / "var"
-    a = RoleProcess(var, pg_url, "ingest", tmp_path / "a.log")
-    b = RoleProcess(var, pg_url, "ingest", tmp_path / "b.log", grpc=a.grpc, enrol=a.enrol)
+    a = Collector(var, pg_url, role="ingest", log_path=tmp_path / "a.log")
+    b = Collector(
+        var, pg_url, role="ingest", log_path=tmp_path / "b.log", grpc=a.grpc, enrol=a.enrol
+    )
     token = a.enrolment_token(AGENTS)
     try:
         await asyncio.gather(asyncio.to_thread(a.start), asyncio.to_thread(b.start))
