@@ -48,26 +48,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from collector.triggers.calendar import Calendar, Term, parse_days
+from lantern.detection.lexicon import CATEGORIES
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "rules"
 
 EVENT_KINDS = ("risk_match", "window_focus", "circumvention", "agent_state", "gap")
 CONTENT_KINDS = ("risk_match", "window_focus")
-# The UK Safer Internet Centre's monitoring categories (DESIGN.md), plus low-priority `offensive`.
-CATEGORIES = (
-    "illegal",
-    "bullying",
-    "cse",
-    "discrimination",
-    "drugs",
-    "extremism",
-    "gambling",
-    "pornography",
-    "self_harm",
-    "suicide",
-    "violence",
-    "offensive",
-)
 GROUP_BY = ("device", "user", "site", "group", "category", "lexicon_rule", "app", "domain")
 AGE_BANDS = ("under_16", "16_17", "18_plus", "unknown")
 ROLES = ("student", "staff", "guest", "unknown")

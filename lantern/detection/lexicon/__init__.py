@@ -44,6 +44,8 @@ import yaml
 
 from lantern.detection.normalise import Normaliser, squeeze
 
+# The UK Safer Internet Centre's monitoring categories (DESIGN.md), plus low-priority `offensive`
+# (the collector's rules check against these too).
 CATEGORIES = (
     "illegal",
     "bullying",
