@@ -5,6 +5,10 @@ database and one migration history. `resolve`, `device_facts` and `policy_for_de
 triggers may call them inside the ingest transaction. Every write to a person, login, group,
 policy or flag leaves a row in the collector's hash-chained audit log (`collector/alerts/audit.py`;
 ids and field names, never the values).
+
+Every write that changes what `policy_for_device` reads (people, logins, groups, special logins,
+inventory, group policies) also bumps the policy generation in the same transaction, so ingest
+processes drop their cached policies (`collector/store/policy_generation.py`).
 """
 
 import threading
@@ -51,6 +55,7 @@ from collector.directory.policies import (
 )
 from collector.directory.subject import Subject
 from collector.store import models as sm
+from collector.store import policy_generation
 from lantern.v1 import lantern_pb2 as pb
 
 # An export that would mark more than this share of a source's people as left is refused unless
@@ -546,6 +551,8 @@ class DirectoryStore:
                 .where(dm.directory_imports.c.id == import_id)
                 .values(summary=report.summary())
             )
+            if audits or leavers:  # roles, logins, groups, leavers: whose policy a login gets
+                policy_generation.bump(conn)
             report.import_id = None if dry_run else import_id
 
     # ------------------------------------------------------------------ people
@@ -694,6 +701,7 @@ class DirectoryStore:
                     )
                 )
                 self._audit(conn, actor, "login.added", person_id, now, kind="alias")
+                policy_generation.bump(conn)
 
     def remove_login(
         self, person_id: int, login: str, actor: str, now: datetime | None = None
@@ -707,6 +715,7 @@ class DirectoryStore:
             )
             if res.rowcount:
                 self._audit(conn, actor, "login.removed", person_id, now)
+                policy_generation.bump(conn)
 
     def add_to_group(
         self, person_id: int, group: str, actor: str, now: datetime | None = None
@@ -726,6 +735,7 @@ class DirectoryStore:
                     insert(pg).values(person_id=person_id, group_name=name, source="manual")
                 )
                 self._audit(conn, actor, "group.joined", person_id, now, group=name)
+                policy_generation.bump(conn)
 
     def remove_from_group(
         self, person_id: int, group: str, actor: str, now: datetime | None = None
@@ -740,6 +750,7 @@ class DirectoryStore:
             )
             if res.rowcount:
                 self._audit(conn, actor, "group.left", person_id, now, group=name)
+                policy_generation.bump(conn)
 
     @staticmethod
     def _require_person(conn: Connection, person_id: int) -> None:
@@ -764,6 +775,7 @@ class DirectoryStore:
                 insert(t).values(login=value, kind=kind, label=label[:255], created_at=now)
             )
             self._audit(conn, actor, "special_login.set", None, now, login=value, kind=kind)
+            policy_generation.bump(conn)
         return SpecialLogin(value, kind, label[:255])  # type: ignore[arg-type]
 
     def remove_special_login(self, login: str, actor: str, now: datetime | None = None) -> None:
@@ -774,6 +786,7 @@ class DirectoryStore:
             )
             if res.rowcount:
                 self._audit(conn, actor, "special_login.removed", None, now, login=normalise(login))
+                policy_generation.bump(conn)
 
     def list_special_logins(self) -> list[SpecialLogin]:
         t = dm.special_logins
@@ -1107,6 +1120,8 @@ class DirectoryStore:
                 .where(dm.directory_imports.c.id == import_id)
                 .values(summary=report.summary())
             )
+            if report.added or report.changed or report.left:  # devices' groups
+                policy_generation.bump(conn)
             report.import_id = None if dry_run else import_id
         return report
 
@@ -1159,6 +1174,7 @@ class DirectoryStore:
                 group=name,
                 version=version,
             )
+            policy_generation.bump(conn)
         return GroupPolicy(name, version, spec, actor, now, deleted)
 
     def current_policy(self, group: str) -> GroupPolicy | None:
@@ -1218,13 +1234,7 @@ class DirectoryStore:
             cache = _ResolveCache()
             facts = cache.devices[device_id] = self._device_facts(conn, device_id)
             if os_user is None:
-                e = sm.events
-                os_user = conn.execute(
-                    select(e.c.os_user)
-                    .where(e.c.device_id == device_id, e.c.os_user != "")
-                    .order_by(e.c.observed_at.desc())
-                    .limit(1)
-                ).scalar()
+                os_user = self._last_os_user(conn, device_id)
             person_groups: tuple[str, ...] = ()
             if os_user:
                 person_groups = self._resolve(conn, os_user, device_id, at, cache).person_groups
@@ -1236,6 +1246,23 @@ class DirectoryStore:
             (current[g], "person") for g in person_groups if g in current and g not in facts.groups
         ]
         return resolve_policy(from_proto(base), applicable)
+
+    def last_os_user(self, device_id: str) -> str:
+        """The OS user of the device's newest event with one ("" if none): whose groups'
+        policies `policy_for_device` applies by default."""
+        with self.engine.connect() as conn:
+            return self._last_os_user(conn, device_id)
+
+    @staticmethod
+    def _last_os_user(conn: Connection, device_id: str) -> str:
+        e = sm.events
+        user = conn.execute(
+            select(e.c.os_user)
+            .where(e.c.device_id == device_id, e.c.os_user != "")
+            .order_by(e.c.observed_at.desc())
+            .limit(1)
+        ).scalar()
+        return str(user or "")
 
     def recent_imports(self, limit: int = 20) -> list[ImportRecord]:
         """The latest people and inventory imports, newest first (dry runs leave no row)."""
@@ -1397,6 +1424,8 @@ class DirectoryStore:
                 conn.execute(delete(p).where(p.c.id.in_(chunk)))
             for pid in ids:
                 self._audit(conn, actor, "person.purged", pid, now)
+            if ids:
+                policy_generation.bump(conn)
         return len(ids)
 
     def audit_log(self, person_id: int | None = None, limit: int = 100) -> list[AuditEntry]:

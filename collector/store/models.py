@@ -189,3 +189,13 @@ job_runs = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     Column("outcome", String(512), nullable=True),  # ok, or the error
 )
+
+# One row (id 1): a counter bumped in the same transaction as every write that changes what a
+# device's effective policy is made of (migration 0010, collector/store/policy_generation.py).
+# Ingest processes read it every couple of seconds and drop their policy caches when it moves.
+policy_generation = Table(
+    "policy_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False, default=0),
+)

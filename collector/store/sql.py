@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from collector.alerts import store as alert_tx  # attributes used at call time (import cycle)
 from collector.clock import utcnow
 from collector.store import models as m
+from collector.store import policy_generation
 from collector.store.interface import (
     AlertRecord,
     DeviceRecord,
@@ -236,6 +237,8 @@ class SqlStore(Store):
                 # Re-enrolment of the same install (e.g. after a lost secret): same device, new secret.
                 device_id = existing[0]
                 conn.execute(update(d).where(d.c.id == device_id).values(**values))
+                # Its group (the token's) and hostname/serial (inventory match) may differ now.
+                policy_generation.bump(conn)
             else:
                 device_id = str(uuid4())
                 conn.execute(

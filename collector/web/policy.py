@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, insert, select, update
 
 from collector.clock import utcnow
-from collector.store import Store
+from collector.store import Store, policy_generation
 from collector.web.audit import append, write
 from collector.web.models import policy_changes, policy_keywords, policy_settings
 from lantern.detection.lexicon import CATEGORIES
@@ -80,6 +80,9 @@ def _log(conn: Any, actor: str, kind: str, detail: dict[str, Any], reason: str) 
         )
     )
     append(conn, actor, f"policy.{kind}", "policy", kind, {**detail, "reason": reason})
+    # Every editor change is in agents' policies (notice, exclusions, keywords): connected agents
+    # get it at their next heartbeat. Last in the transaction, after the audit chain's lock.
+    policy_generation.bump(conn)
 
 
 def keywords(store: Store, include_withdrawn: bool = False) -> list[Keyword]:
