@@ -71,11 +71,13 @@ class Settings(BaseSettings):
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     oidc_label: str = "Microsoft 365"
-    # How long a device's resolved group policy is reused before it is worked out again; a policy
-    # edit reaches connected agents at their first heartbeat after this. Resolving is several
-    # queries per device: at 60 s, 10,000 streams recomputed 167 policies a second and the
-    # collector fell behind on heartbeats (docs/scale.md); at 300 s, 33 a second.
-    policy_cache_seconds: float = 300.0
+    # The longest a device's resolved policy is reused: only a safety expiry. Edits do not wait
+    # for it: every policy, directory and keyword write bumps the policy generation, each ingest
+    # process reads it every 2 s and then drops its cached policies, so agents get the change at
+    # their next heartbeat. Resolving is several queries per device: at 60 s, 10,000 streams
+    # recomputed 167 policies a second and the collector fell behind on heartbeats
+    # (docs/scale.md); at 3,600 s, about 3 a second.
+    policy_cache_seconds: float = 3600.0
     # Severity at and above which a match becomes an alert.
     alert_threshold: int = 3
 

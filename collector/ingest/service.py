@@ -5,7 +5,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,8 +21,8 @@ from collector.ingest.wire import convert_batch
 from collector.security.ca import CertificateAuthority
 from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
 from collector.settings import Settings
-from collector.store import DeviceRecord, Store, TokenRejected
-from collector.store.interface import DeviceRegistration, TriggerFn
+from collector.store import DeviceRecord, Store, TokenRejected, policy_generation
+from collector.store.interface import DeviceRegistration, EventRow, TriggerFn
 from collector.web.policy import apply_to_base, local_keywords
 from lantern.pki import split_token
 from lantern.v1 import lantern_pb2 as pb
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 # Before asking an agent to resend a batch the store could not take.
 STORE_RETRY_PAUSE_S = 1.0
+# How often one process reads the policy generation (one SELECT shared by all its streams).
+POLICY_GENERATION_CHECK_S = 2.0
 
 
 def default_policy(settings: Settings) -> pb.Policy:
@@ -67,9 +69,14 @@ class IngestService(pb_grpc.IngestServicer):
         postgres = self.store_engine.dialect.name == "postgresql"
         self.committer = GroupCommitter(store, triggers, writers=3 if postgres else 1)
         self.presence = Presence(store)
-        # device id → (policy, when computed): resolving group policies is ~9 queries, and at
-        # 10,000 streams doing it per heartbeat was half the collector's CPU.
-        self._policies: dict[str, tuple[pb.Policy, float]] = {}
+        # device id → (policy, when computed, the OS user it was resolved for): resolving group
+        # policies is ~9 queries, and at 10,000 streams doing it per heartbeat was half the
+        # collector's CPU. Dropped whole when the policy generation moves (an edit anywhere);
+        # one device's entry when its events show another user; policy_cache_seconds at most.
+        self._policies: dict[str, tuple[pb.Policy, float, str]] = {}
+        self._generation: int | None = None
+        self._generation_read_at = -math.inf
+        self._policies_dropped = 0  # a policy computed across a drop is not kept
         self._enrol_limit = EnrolmentLimit(settings.enrolments_per_minute)
         self._event_limit = EventRateLimit(
             settings.device_events_per_second,
@@ -227,7 +234,8 @@ class IngestService(pb_grpc.IngestServicer):
                         "browser": hb.capabilities.browser,
                     }
                     self.presence.seen(device.id, caps, hb.spool_depth)
-                    # Group policy changes reach agents at a heartbeat after the cache expires.
+                    # A policy change reaches agents at their first heartbeat after this
+                    # process sees the policy generation move (within 2 s of the edit).
                     policy = await self._policy_cached(device.id)
                     if policy.version != sent_policy:
                         sent_policy = policy.version
@@ -252,11 +260,12 @@ class IngestService(pb_grpc.IngestServicer):
         except Exception:  # the database may be why the stream ended; the next Hello corrects it
             log.warning("device %s: could not record the end of its stream", device_id)
 
-    def _policy(self, device_id: str) -> pb.Policy:
-        """The device's effective policy: collector defaults refined by its groups' policies."""
+    def _policy(self, device_id: str, os_user: str | None = None) -> pb.Policy:
+        """The device's effective policy: collector defaults refined by its groups' policies
+        (its user's groups: `os_user`'s, by default the last one seen on the device)."""
         # The console's policy editor (notice text, excluded apps) refines the defaults first.
         base = apply_to_base(default_policy(self.settings), self.store_engine)
-        policy = self.directory.policy_for_device(device_id, base).to_proto()
+        policy = self.directory.policy_for_device(device_id, base, os_user=os_user).to_proto()
         policy.keywords.extend(local_keywords(self.store))
         # The version must change whenever anything the agent acts on does (keywords included).
         policy.version = 0
@@ -264,14 +273,52 @@ class IngestService(pb_grpc.IngestServicer):
         policy.version = int.from_bytes(digest[:7], "big")
         return policy
 
+    def _policy_for_last_user(self, device_id: str) -> tuple[pb.Policy, str]:
+        os_user = self.directory.last_os_user(device_id)
+        return self._policy(device_id, os_user), os_user
+
     async def _policy_cached(self, device_id: str) -> pb.Policy:
+        await self._check_policy_generation()
         cached = self._policies.get(device_id)
         now = time.monotonic()
         if cached is not None and now - cached[1] < self.settings.policy_cache_seconds:
             return cached[0]
-        policy = await asyncio.to_thread(self._policy, device_id)
-        self._policies[device_id] = (policy, now)
+        dropped = self._policies_dropped
+        policy, os_user = await asyncio.to_thread(self._policy_for_last_user, device_id)
+        if dropped == self._policies_dropped:  # else it may have read data from before an edit
+            self._policies[device_id] = (policy, now, os_user)
         return policy
+
+    async def _check_policy_generation(self) -> None:
+        """Drop every cached policy when the policy generation (bumped by every policy,
+        directory and keyword edit, on any process) has moved. Read at most every 2 s."""
+        now = time.monotonic()
+        if now - self._generation_read_at < POLICY_GENERATION_CHECK_S:
+            return
+        self._generation_read_at = now  # streams arriving during the read use the cache
+        try:
+            generation = await asyncio.to_thread(policy_generation.current, self.store_engine)
+        except Exception:  # the database may be restarting; policy_cache_seconds still bounds
+            log.warning("could not read the policy generation", exc_info=True)
+            return
+        if generation != self._generation:
+            if self._generation is not None:
+                log.info(
+                    "policy generation %d: recomputing %d cached policies at their next heartbeat",
+                    generation,
+                    len(self._policies),
+                )
+            self._generation = generation
+            self._policies.clear()
+            self._policies_dropped += 1
+
+    def _note_users(self, device_id: str, rows: Sequence[EventRow]) -> None:
+        """A device's policy depends on who is logged in: events from another OS user than the
+        cached policy was resolved for mean a fresh one at the next heartbeat. (Checked again
+        at every batch, so a policy resolved while the batch was committed cannot stick.)"""
+        cached = self._policies.get(device_id)
+        if cached is not None and any(r.os_user and r.os_user != cached[2] for r in rows):
+            del self._policies[device_id]
 
     async def close(self) -> None:
         """Stop the background writers, flushing what they hold."""
@@ -321,6 +368,7 @@ class IngestService(pb_grpc.IngestServicer):
             return pb.Ack(
                 batch_id=batch.batch_id, retry=True, reason="the collector could not store this yet"
             )
+        self._note_users(device.id, converted.rows)
         reason = "; ".join(sorted({r for _, r in converted.rejected}))
         metrics.BATCHES.labels("stored").inc()
         metrics.EVENTS.labels("stored").inc(result.stored)
