@@ -77,6 +77,9 @@ class IngestService(pb_grpc.IngestServicer):
         self._generation: int | None = None
         self._generation_read_at = -math.inf
         self._policies_dropped = 0  # a policy computed across a drop is not kept
+        # Whether any group policy exists (read with the generation): only then does a
+        # device's policy depend on who is logged in.
+        self._group_policies = True
         self._enrol_limit = EnrolmentLimit(settings.enrolments_per_minute)
         self._event_limit = EventRateLimit(
             settings.device_events_per_second,
@@ -298,6 +301,8 @@ class IngestService(pb_grpc.IngestServicer):
         self._generation_read_at = now  # streams arriving during the read use the cache
         try:
             generation = await asyncio.to_thread(policy_generation.current, self.store_engine)
+            if generation != self._generation:
+                self._group_policies = bool(await asyncio.to_thread(self.directory.list_policies))
         except Exception:  # the database may be restarting; policy_cache_seconds still bounds
             log.warning("could not read the policy generation", exc_info=True)
             return
@@ -316,6 +321,8 @@ class IngestService(pb_grpc.IngestServicer):
         """A device's policy depends on who is logged in: events from another OS user than the
         cached policy was resolved for mean a fresh one at the next heartbeat. (Checked again
         at every batch, so a policy resolved while the batch was committed cannot stick.)"""
+        if not self._group_policies:
+            return  # no group policies: every user of the device gets the same policy
         cached = self._policies.get(device_id)
         if cached is not None and any(r.os_user and r.os_user != cached[2] for r in rows):
             del self._policies[device_id]

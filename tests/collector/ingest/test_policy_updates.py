@@ -310,3 +310,18 @@ async def test_a_policy_resolved_across_an_edit_is_not_kept(
     assert (await service._policy_cached(device)).notice_text == notice
     await service.close()
     store.close()
+
+
+async def test_without_group_policies_a_new_user_does_not_recompute_the_policy(
+    one: Process,
+) -> None:
+    """With no group policy anywhere every user of a device gets the same policy: a login (events
+    from another OS user) keeps the cached one (10,000 agents starting up would otherwise each
+    have theirs worked out twice)."""
+    agent = await connected(one)
+    calls_at_connect = len(one.policy_calls)
+    await agent.log_in("s1234")
+    await agent.log_in("t5678")
+    assert await agent.heartbeat() is None
+    assert len(one.policy_calls) == calls_at_connect
+    await agent.close()
