@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -331,6 +332,16 @@ def streams(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
                 checks["collector_fds"] = psutil.Process(c.pid).num_fds()
             except psutil.Error:
                 pass
+            if args.stream_policy_edit:
+                # An IT edit while everyone is connected: every ingest process drops its cached
+                # policies, and each device's is worked out again at its next heartbeat.
+                edit = work / f"{name}-policy.yaml"
+                edit.write_text("excluded_apps: [bench-policy-edit]\n")
+                c.cli("groups", "policy-set", "bench-policy-edit", "--file", str(edit))
+                time.sleep(heartbeat + 10)
+                checks["fresh_after_edit"], _ = heartbeats_on_time(url, heartbeat + 5)
+                recomputed = re.findall(r"recomputing (\d+) cached policies", c.log_tail(200_000))
+                checks["policies_dropped"] = int(recomputed[-1]) if recomputed else 0
 
         result, sampler, _ = run_loadgen_process(cmd, c, during=during)
     finally:
@@ -346,6 +357,8 @@ def streams(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "ack_ms": result["ack_ms"],
         "heartbeats_sent": result["heartbeats"],
         "devices_seen_within_35s": checks.get("fresh"),
+        "devices_seen_within_35s_after_policy_edit": checks.get("fresh_after_edit"),
+        "policies_dropped_by_edit": checks.get("policies_dropped"),
         "devices": checks.get("devices"),
         "errors": result["errors"],
         "error_kinds": result["error_kinds"],
@@ -443,6 +456,12 @@ def main() -> None:
     parser.add_argument("--stream-agents", type=int, default=10_000)
     parser.add_argument("--stream-ramp", type=float, default=60.0)
     parser.add_argument("--stream-hold", type=float, default=90.0)
+    parser.add_argument(
+        "--stream-policy-edit",
+        action="store_true",
+        help="streams: a group policy edit once all are connected, heartbeats checked again "
+        "one interval later (give --stream-hold 150 or more)",
+    )
     parser.add_argument("--storm-agents", type=int, default=5_000)
     parser.add_argument("--latency-agents", type=int, default=1_000)
     parser.add_argument(

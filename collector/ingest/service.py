@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 
@@ -16,7 +16,7 @@ from collector.clock import utcnow
 from collector.directory.store import DirectoryStore
 from collector.ingest.batcher import GroupCommitter
 from collector.ingest.presence import Presence
-from collector.ingest.ratelimit import EventRateLimit
+from collector.ingest.ratelimit import EventRateLimit, TokenBucket
 from collector.ingest.wire import convert_batch
 from collector.security.ca import CertificateAuthority
 from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
@@ -35,6 +35,13 @@ HELLO_TIMEOUT_S = 10.0
 STORE_RETRY_PAUSE_S = 1.0
 # How often one process reads the policy generation (one SELECT shared by all its streams).
 POLICY_GENERATION_CHECK_S = 2.0
+
+
+class _CachedPolicy(NamedTuple):
+    policy: pb.Policy
+    computed_at: float  # time.monotonic()
+    os_user: str  # whose groups it was resolved for
+    epoch: int  # IngestService._policy_epoch when resolving began (-1: stale)
 
 
 def default_policy(settings: Settings) -> pb.Policy:
@@ -69,17 +76,22 @@ class IngestService(pb_grpc.IngestServicer):
         postgres = self.store_engine.dialect.name == "postgresql"
         self.committer = GroupCommitter(store, triggers, writers=3 if postgres else 1)
         self.presence = Presence(store)
-        # device id → (policy, when computed, the OS user it was resolved for): resolving group
-        # policies is ~9 queries, and at 10,000 streams doing it per heartbeat was half the
-        # collector's CPU. Dropped whole when the policy generation moves (an edit anywhere);
-        # one device's entry when its events show another user; policy_cache_seconds at most.
-        self._policies: dict[str, tuple[pb.Policy, float, str]] = {}
+        # device id → its resolved policy: resolving group policies is ~9 queries, and at
+        # 10,000 streams doing it per heartbeat was half the collector's CPU. An entry goes
+        # stale when the policy generation moves (an edit anywhere: the epoch counts the moves),
+        # when its device's events show another user, or after policy_cache_seconds; a stale
+        # entry is refreshed at a heartbeat as the refresh budget allows, and served till then.
+        self._policies: dict[str, _CachedPolicy] = {}
         self._generation: int | None = None
         self._generation_read_at = -math.inf
-        self._policies_dropped = 0  # a policy computed across a drop is not kept
+        self._policy_epoch = 0
+        rate = settings.policy_refreshes_per_second
+        self._refreshes = TokenBucket(rate, max(1.0, rate), updated=time.monotonic())
         # Whether any group policy exists (read with the generation): only then does a
         # device's policy depend on who is logged in.
         self._group_policies = True
+        # (epoch and time when read, base policy, keywords): see _fleet_policy
+        self._fleet: tuple[int, float, pb.Policy, list[pb.LocalKeyword]] | None = None
         self._enrol_limit = EnrolmentLimit(settings.enrolments_per_minute)
         self._event_limit = EventRateLimit(
             settings.device_events_per_second,
@@ -266,15 +278,28 @@ class IngestService(pb_grpc.IngestServicer):
     def _policy(self, device_id: str, os_user: str | None = None) -> pb.Policy:
         """The device's effective policy: collector defaults refined by its groups' policies
         (its user's groups: `os_user`'s, by default the last one seen on the device)."""
-        # The console's policy editor (notice text, excluded apps) refines the defaults first.
-        base = apply_to_base(default_policy(self.settings), self.store_engine)
+        base, keywords = self._fleet_policy()
         policy = self.directory.policy_for_device(device_id, base, os_user=os_user).to_proto()
-        policy.keywords.extend(local_keywords(self.store))
+        policy.keywords.extend(keywords)
         # The version must change whenever anything the agent acts on does (keywords included).
         policy.version = 0
         digest = hashlib.sha256(policy.SerializeToString(deterministic=True)).digest()
         policy.version = int.from_bytes(digest[:7], "big")
         return policy
+
+    def _fleet_policy(self) -> tuple[pb.Policy, list[pb.LocalKeyword]]:
+        """What every device's policy starts from: the collector defaults with the console
+        editor's notice and exclusions, and the editor's keywords. Read once per policy
+        generation (at most policy_cache_seconds), not per device."""
+        epoch, now = self._policy_epoch, time.monotonic()
+        if self._fleet is not None:
+            read_epoch, read_at, base, keywords = self._fleet
+            if read_epoch == epoch and now - read_at < self.settings.policy_cache_seconds:
+                return base, keywords
+        base = apply_to_base(default_policy(self.settings), self.store_engine)
+        keywords = local_keywords(self.store)
+        self._fleet = (epoch, now, base, keywords)
+        return base, keywords
 
     def _policy_for_last_user(self, device_id: str) -> tuple[pb.Policy, str]:
         os_user = self.directory.last_os_user(device_id)
@@ -282,18 +307,26 @@ class IngestService(pb_grpc.IngestServicer):
 
     async def _policy_cached(self, device_id: str) -> pb.Policy:
         await self._check_policy_generation()
-        cached = self._policies.get(device_id)
         now = time.monotonic()
-        if cached is not None and now - cached[1] < self.settings.policy_cache_seconds:
-            return cached[0]
-        dropped = self._policies_dropped
+        cached = self._policies.get(device_id)
+        if cached is not None:
+            fresh = (
+                cached.epoch == self._policy_epoch
+                and now - cached.computed_at < self.settings.policy_cache_seconds
+            )
+            # A stale policy is still served while the budget is spent: after an edit a fleet's
+            # policies are worked out again over several heartbeats, not all in the next one.
+            if fresh or self._refreshes.wait_for(1, now) > 0:
+                return cached.policy
+            self._refreshes.take(1)
+        epoch = self._policy_epoch
         policy, os_user = await asyncio.to_thread(self._policy_for_last_user, device_id)
-        if dropped == self._policies_dropped:  # else it may have read data from before an edit
-            self._policies[device_id] = (policy, now, os_user)
+        # resolved across a generation move, it holds the epoch before: stale at once
+        self._policies[device_id] = _CachedPolicy(policy, now, os_user, epoch)
         return policy
 
     async def _check_policy_generation(self) -> None:
-        """Drop every cached policy when the policy generation (bumped by every policy,
+        """Mark every cached policy stale when the policy generation (bumped by every policy,
         directory and keyword edit, on any process) has moved. Read at most every 2 s."""
         now = time.monotonic()
         if now - self._generation_read_at < POLICY_GENERATION_CHECK_S:
@@ -309,23 +342,23 @@ class IngestService(pb_grpc.IngestServicer):
         if generation != self._generation:
             if self._generation is not None:
                 log.info(
-                    "policy generation %d: recomputing %d cached policies at their next heartbeat",
+                    "policy generation %d: %d cached policies to refresh (%g a second)",
                     generation,
                     len(self._policies),
+                    self.settings.policy_refreshes_per_second,
                 )
             self._generation = generation
-            self._policies.clear()
-            self._policies_dropped += 1
+            self._policy_epoch += 1
 
     def _note_users(self, device_id: str, rows: Sequence[EventRow]) -> None:
         """A device's policy depends on who is logged in: events from another OS user than the
-        cached policy was resolved for mean a fresh one at the next heartbeat. (Checked again
-        at every batch, so a policy resolved while the batch was committed cannot stick.)"""
+        cached policy was resolved for make it stale. (Checked again at every batch, so a policy
+        resolved while the batch was committed cannot stick.)"""
         if not self._group_policies:
             return  # no group policies: every user of the device gets the same policy
         cached = self._policies.get(device_id)
-        if cached is not None and any(r.os_user and r.os_user != cached[2] for r in rows):
-            del self._policies[device_id]
+        if cached is not None and any(r.os_user and r.os_user != cached.os_user for r in rows):
+            self._policies[device_id] = cached._replace(epoch=-1)
 
     async def close(self) -> None:
         """Stop the background writers, flushing what they hold."""

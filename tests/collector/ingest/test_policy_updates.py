@@ -325,3 +325,28 @@ async def test_without_group_policies_a_new_user_does_not_recompute_the_policy(
     assert await agent.heartbeat() is None
     assert len(one.policy_calls) == calls_at_connect
     await agent.close()
+
+
+async def test_after_an_edit_stale_policies_are_refreshed_within_the_budget(
+    one: Process,
+) -> None:
+    """After an edit every cached policy is stale; they are worked out again at no more than
+    policy_refreshes_per_second (here 2), the rest served stale until their turn, and every
+    agent has the change within a few heartbeats."""
+    from collector.ingest.ratelimit import TokenBucket
+
+    agents = [await connected(one, instance=f"i{i}") for i in range(6)]
+    one.service._refreshes = TokenBucket(2.0, 2.0, updated=time.monotonic())
+    notice = "Northgate College monitors this laptop for safeguarding; ask the DSL."
+    editor.set_notice_text(one.store, "it@college", notice, REASON)
+    await asyncio.sleep(SEEN_WITHIN_S)  # every process has read the new generation
+    calls = len(one.policy_calls)
+    first = [await a.heartbeat() for a in agents]
+    assert 1 <= sum(p is not None for p in first) <= 3  # the burst (2), and one token's refill
+    assert len(one.policy_calls) - calls <= 3
+    for a, p in zip(agents, first, strict=True):
+        if p is None:
+            assert (await a.heartbeat_until_changed(within_s=5.0)).notice_text == notice
+    assert len(one.policy_calls) - calls == 6  # each device's policy worked out once
+    for a in agents:
+        await a.close()
