@@ -341,6 +341,8 @@ class LoadReport:
     retries: int = 0
     throttles: int = 0
     heartbeats: int = 0
+    policy_updates: int = 0  # new policies pushed on open streams (after a policy edit)
+    policy_update_span_s: float = 0.0  # from the first such push to the last
     reconnects: int = 0
     unacked_at_end: int = 0
     errors: int = 0
@@ -392,6 +394,7 @@ class _Stats:
         self.throttles = 0
         self.heartbeats = 0
         self.reconnects = 0
+        self.policy_updates: list[float] = []  # when a new policy was pushed mid-stream
         self.last_ack = 0.0
         self.ack_latency: list[float] = []
         self.connect_latency: list[float] = []
@@ -535,7 +538,7 @@ class SimAgent:
                 self.refused = True
                 self.stats.error(f"refused:{first.refusal.code}")
                 return
-            self._handle(first)
+            self._handle(first, at_connect=True)
             self.stats.connect_latency.append(time.monotonic() - t0)
             if not self.connected_once:
                 self.connected_once = True
@@ -559,7 +562,7 @@ class SimAgent:
                 return
             self._handle(message)
 
-    def _handle(self, message: pb.CollectorMessage) -> None:
+    def _handle(self, message: pb.CollectorMessage, at_connect: bool = False) -> None:
         body = message.WhichOneof("body")
         stats = self.stats
         if body == "ack":
@@ -586,6 +589,8 @@ class SimAgent:
             stats.last_ack = now
             stats.timeline[int(now - stats.start)] += sent[1]
         elif body == "policy":
+            if not at_connect:  # the first policy answers the hello; later ones are pushes
+                stats.policy_updates.append(time.monotonic())
             if message.policy.heartbeat_seconds:
                 self.policy_heartbeat_s = float(message.policy.heartbeat_seconds)
         elif body == "throttle":
@@ -885,6 +890,9 @@ async def run_loadgen_async(
         report.throttles = stats.throttles
         report.heartbeats = stats.heartbeats
         report.reconnects = stats.reconnects
+        pushed = stats.policy_updates
+        report.policy_updates = len(pushed)
+        report.policy_update_span_s = round(max(pushed) - min(pushed), 1) if pushed else 0.0
         report.unacked_at_end = sum(n for s in sims for _, n, _ in s.outstanding.values())
         report.errors = sum(stats.errors.values())
         report.error_kinds = dict(stats.errors)

@@ -340,8 +340,8 @@ def streams(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
                 c.cli("groups", "policy-set", "bench-policy-edit", "--file", str(edit))
                 time.sleep(heartbeat + 10)
                 checks["fresh_after_edit"], _ = heartbeats_on_time(url, heartbeat + 5)
-                recomputed = re.findall(r"recomputing (\d+) cached policies", c.log_tail(200_000))
-                checks["policies_dropped"] = int(recomputed[-1]) if recomputed else 0
+                stale = re.findall(r"(\d+) cached policies to refresh", c.log_tail(200_000))
+                checks["policies_stale"] = int(stale[-1]) if stale else 0
 
         result, sampler, _ = run_loadgen_process(cmd, c, during=during)
     finally:
@@ -358,7 +358,9 @@ def streams(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "heartbeats_sent": result["heartbeats"],
         "devices_seen_within_35s": checks.get("fresh"),
         "devices_seen_within_35s_after_policy_edit": checks.get("fresh_after_edit"),
-        "policies_dropped_by_edit": checks.get("policies_dropped"),
+        "policies_stale_after_edit": checks.get("policies_stale"),
+        "policy_updates_pushed": result.get("policy_updates"),
+        "policy_update_span_s": result.get("policy_update_span_s"),
         "devices": checks.get("devices"),
         "errors": result["errors"],
         "error_kinds": result["error_kinds"],
