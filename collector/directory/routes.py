@@ -139,24 +139,7 @@ class SubjectOut(BaseModel):
 
     @classmethod
     def of(cls, s: Subject) -> "SubjectOut":
-        return cls(
-            kind=s.kind,
-            os_user=s.os_user,
-            person_id=s.person_id,
-            external_id=s.external_id,
-            display_name=s.display_name,
-            role=s.role,
-            age_band=s.age_band,
-            course=s.course,
-            year_group=s.year_group,
-            tutor_group=s.tutor_group,
-            site=s.site,
-            groups=list(s.groups),
-            known_case=s.known_case,
-            left=s.left,
-            label=s.label,
-            reason=s.reason,
-        )
+        return cls.model_validate(s, from_attributes=True)
 
 
 class AuditOut(BaseModel):
@@ -182,18 +165,7 @@ class FlagOut(BaseModel):
 
     @classmethod
     def of(cls, f: Flag) -> "FlagOut":
-        return cls(
-            id=f.id,
-            person_id=f.person_id,
-            kind=f.kind,
-            reason=f.reason,
-            set_by=f.set_by,
-            set_at=f.set_at,
-            cleared_by=f.cleared_by,
-            cleared_at=f.cleared_at,
-            clear_reason=f.clear_reason,
-            open=f.open,
-        )
+        return cls.model_validate(f, from_attributes=True)
 
 
 class KnownCase(BaseModel):
