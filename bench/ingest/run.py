@@ -38,6 +38,8 @@ import psutil
 
 from bench.ingest.procs import FLEET_ENV, Collector, PostgresServer
 from bench.ingest.profile import Profile, record
+from collector.store import open_store
+from collector.web import policy as editor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -333,11 +335,15 @@ def streams(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
             except psutil.Error:
                 pass
             if args.stream_policy_edit:
-                # An IT edit while everyone is connected: every ingest process drops its cached
-                # policies, and each device's is worked out again at its next heartbeat.
-                edit = work / f"{name}-policy.yaml"
-                edit.write_text("excluded_apps: [bench-policy-edit]\n")
-                c.cli("groups", "policy-set", "bench-policy-edit", "--file", str(edit))
+                # An IT edit while everyone is connected, one that changes every device's
+                # policy (the console's notice text, written as the console writes it): each
+                # process marks its cached policies stale and pushes the new one to every agent.
+                edits = open_store(url)
+                try:
+                    notice = "This college laptop is monitored for safeguarding (bench edit)."
+                    editor.set_notice_text(edits, "bench", notice, "bench: a fleet-wide edit")
+                finally:
+                    edits.close()
                 time.sleep(heartbeat + 10)
                 checks["fresh_after_edit"], _ = heartbeats_on_time(url, heartbeat + 5)
                 stale = re.findall(r"(\d+) cached policies to refresh", c.log_tail(200_000))
