@@ -8,7 +8,7 @@ ids and field names, never the values).
 
 Every write that changes what `policy_for_device` reads (people, logins, groups, special logins,
 inventory, group policies) also bumps the policy generation in the same transaction, so ingest
-processes drop their cached policies (`collector/store/policy_generation.py`).
+processes refresh their cached policies (`collector/store/policy_generation.py`).
 """
 
 import threading

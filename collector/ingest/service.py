@@ -41,7 +41,7 @@ class _CachedPolicy(NamedTuple):
     policy: pb.Policy
     computed_at: float  # time.monotonic()
     os_user: str  # whose groups it was resolved for
-    epoch: int  # IngestService._policy_epoch when resolving began (-1: stale)
+    generation: int | None  # the policy generation when resolving began (-1: stale)
 
 
 def default_policy(settings: Settings) -> pb.Policy:
@@ -78,20 +78,19 @@ class IngestService(pb_grpc.IngestServicer):
         self.presence = Presence(store)
         # device id → its resolved policy: resolving group policies is ~9 queries, and at
         # 10,000 streams doing it per heartbeat was half the collector's CPU. An entry goes
-        # stale when the policy generation moves (an edit anywhere: the epoch counts the moves),
+        # stale when the policy generation moves (an edit anywhere),
         # when its device's events show another user, or after policy_cache_seconds; a stale
         # entry is refreshed at a heartbeat as the refresh budget allows, and served till then.
         self._policies: dict[str, _CachedPolicy] = {}
         self._generation: int | None = None
         self._generation_read_at = -math.inf
-        self._policy_epoch = 0
         rate = settings.policy_refreshes_per_second
         self._refreshes = TokenBucket(rate, max(1.0, rate), updated=time.monotonic())
         # Whether any group policy exists (read with the generation): only then does a
         # device's policy depend on who is logged in.
         self._group_policies = True
-        # (epoch and time when read, base policy, keywords): see _fleet_policy
-        self._fleet: tuple[int, float, pb.Policy, list[pb.LocalKeyword]] | None = None
+        # (generation and time when read, base policy, keywords): see _fleet_policy
+        self._fleet: tuple[int | None, float, pb.Policy, list[pb.LocalKeyword]] | None = None
         self._enrol_limit = EnrolmentLimit(settings.enrolments_per_minute)
         self._event_limit = EventRateLimit(
             settings.device_events_per_second,
@@ -291,14 +290,14 @@ class IngestService(pb_grpc.IngestServicer):
         """What every device's policy starts from: the collector defaults with the console
         editor's notice and exclusions, and the editor's keywords. Read once per policy
         generation (at most policy_cache_seconds), not per device."""
-        epoch, now = self._policy_epoch, time.monotonic()
+        generation, now = self._generation, time.monotonic()
         if self._fleet is not None:
-            read_epoch, read_at, base, keywords = self._fleet
-            if read_epoch == epoch and now - read_at < self.settings.policy_cache_seconds:
+            read_generation, read_at, base, keywords = self._fleet
+            if read_generation == generation and now - read_at < self.settings.policy_cache_seconds:
                 return base, keywords
         base = apply_to_base(default_policy(self.settings), self.store_engine)
         keywords = local_keywords(self.store)
-        self._fleet = (epoch, now, base, keywords)
+        self._fleet = (generation, now, base, keywords)
         return base, keywords
 
     def _policy_for_last_user(self, device_id: str) -> tuple[pb.Policy, str]:
@@ -311,7 +310,7 @@ class IngestService(pb_grpc.IngestServicer):
         cached = self._policies.get(device_id)
         if cached is not None:
             fresh = (
-                cached.epoch == self._policy_epoch
+                cached.generation == self._generation
                 and now - cached.computed_at < self.settings.policy_cache_seconds
             )
             # A stale policy is still served while the budget is spent: after an edit a fleet's
@@ -319,10 +318,10 @@ class IngestService(pb_grpc.IngestServicer):
             if fresh or self._refreshes.wait_for(1, now) > 0:
                 return cached.policy
             self._refreshes.take(1)
-        epoch = self._policy_epoch
+        generation = self._generation
         policy, os_user = await asyncio.to_thread(self._policy_for_last_user, device_id)
-        # resolved across a generation move, it holds the epoch before: stale at once
-        self._policies[device_id] = _CachedPolicy(policy, now, os_user, epoch)
+        # resolved across a generation move, it holds the one before: stale at once
+        self._policies[device_id] = _CachedPolicy(policy, now, os_user, generation)
         return policy
 
     async def _check_policy_generation(self) -> None:
@@ -348,7 +347,6 @@ class IngestService(pb_grpc.IngestServicer):
                     self.settings.policy_refreshes_per_second,
                 )
             self._generation = generation
-            self._policy_epoch += 1
 
     def _note_users(self, device_id: str, rows: Sequence[EventRow]) -> None:
         """A device's policy depends on who is logged in: events from another OS user than the
@@ -358,7 +356,7 @@ class IngestService(pb_grpc.IngestServicer):
             return  # no group policies: every user of the device gets the same policy
         cached = self._policies.get(device_id)
         if cached is not None and any(r.os_user and r.os_user != cached.os_user for r in rows):
-            self._policies[device_id] = cached._replace(epoch=-1)
+            self._policies[device_id] = cached._replace(generation=-1)
 
     async def close(self) -> None:
         """Stop the background writers, flushing what they hold."""

@@ -4,8 +4,8 @@ Every write to what ingest's `_policy()` reads — the console policy editor (no
 apps, local keywords), group policies, people, their logins and groups, special logins, the device
 inventory, a re-enrolment — calls `bump` in its own transaction, so the new data and the new
 generation commit together. Each ingest process reads `current` at most every couple of seconds
-(one tiny SELECT shared by all its streams) and drops its policy cache when the number moved; this
-works across several ingest processes on one database. Portable: SQLite and PostgreSQL.
+(one tiny SELECT shared by all its streams) and marks its cached policies stale when the number
+moved; this works across several ingest processes on one database. Portable: SQLite and PostgreSQL.
 """
 
 from sqlalchemy import Engine, insert, select, update
