@@ -63,15 +63,16 @@ class Engine:
         self._fuzzy: FuzzyIndex | None = FuzzyIndex(lex, self.normaliser, known)
         self.load_seconds: float = 0.0
         self.word_memory = WORD_MEMORY
-        self._seen: dict[str, str] = {}  # screen word -> its squeezed form
+        self._seen: dict[str, str] = {}  # screen word -> its screen form (squeezed)
         self._quiet: set[str] = set()  # words that are no part of any screen key
         self._keys: set[str] = set()  # words that fire the screen (one-word key, hidden words)
         self._alarm: set[str] = set()  # words that always take the full screen
+        self._split: set[str] = set()  # long words whose screen form is the words they split into
 
     def __getstate__(self) -> dict[str, object]:
         # the cache file holds the compiled lexicon only, not what this process has seen
         state = dict(self.__dict__)
-        state.update(_seen={}, _quiet=set(), _keys=set(), _alarm=set())
+        state.update(_seen={}, _quiet=set(), _keys=set(), _alarm=set(), _split=set())
         return state
 
     @property
@@ -137,12 +138,13 @@ class Engine:
     def candidate(self, text: str) -> bool:
         """The fast screen: False when ``text`` cannot hold a hit.
 
-        Screen words are remembered with their squeezed form and what they can do in the
-        screen (up to ``word_memory`` of them; further new words are classified without being
-        kept; 0 turns the memory off): a text of quiet words is rejected with one set operation, a text with a one-word key (or
-        a long unknown word that may hide run-together words) accepted with another, and a text
-        of remembered words only has its several-word keys checked. The answer is always the
-        same as screening the text from scratch (:meth:`Matcher.any_candidate`).
+        Screen words are remembered with their screen form (squeezed, or the words a long
+        run-together word splits into) and what they can do in the screen (up to
+        ``word_memory`` of them; further new words are classified without being kept; 0 turns
+        the memory off): a text of quiet words is rejected with one set operation, a text with
+        a word that fires the screen accepted with another, and a text of remembered words only
+        has its several-word keys checked. The answer is always the same as screening the text
+        from scratch (:meth:`Matcher.any_candidate`).
         """
         norm = self.normaliser
         raw = norm.screen_raw(text)
@@ -158,9 +160,12 @@ class Engine:
                     break
                 if not self._keys.isdisjoint(words):
                     return True
-                squeezed = list(map(seen.get, words))
-                if None not in squeezed:
-                    return self.matcher.phrase_hit(squeezed)  # type: ignore[arg-type]
+                forms = list(map(seen.get, words))
+                if None not in forms:
+                    known_forms: list[str] = forms  # type: ignore[assignment]
+                    if not self._split.isdisjoint(words):
+                        known_forms = " ".join(known_forms).split(" ")
+                    return self.matcher.phrase_hit(known_forms)
                 if learnt or len(seen) + len(self._alarm) >= self.word_memory:
                     verdict = self._screen_new(words)  # memory full: classify, do not keep
                     if verdict is None:
@@ -170,15 +175,17 @@ class Engine:
         return self.matcher.any_candidate(norm.screen_finish(text, raw))
 
     def _learn(self, words: list[str]) -> None:
-        seen, matcher = self._seen, self.matcher
+        seen, screen_form = self._seen, self.matcher.screen_form
         for w in set(words).difference(seen, self._alarm):
             sq = squeeze(w)
             # a word squeezed to one letter ("aa") could complete spaced letters
             if len(sq) == 1 and len(w) > 1:
                 self._alarm.add(w)
                 continue
-            seen[w] = sq
-            role = _role(matcher, sq)
+            role, form = screen_form(sq)
+            seen[w] = form
+            if form is not sq:
+                self._split.add(w)
             if role == 2:
                 self._keys.add(w)
             elif role == 0:
@@ -191,6 +198,7 @@ class Engine:
         self._quiet.clear()
         self._keys.clear()
         self._alarm.clear()
+        self._split.clear()
         self.matcher._companion_memo.clear()
         self.normaliser.forget_words()
 
@@ -200,18 +208,19 @@ class Engine:
         seen = self._seen
         present = set(words)
         unseen = present.difference(seen)
-        new: dict[str, tuple[str, int]] = {}
+        new: dict[str, tuple[int, str]] = {}
         for w in unseen:
             sq = squeeze(w)
             if len(sq) == 1 and len(w) > 1:  # see _learn
                 return None
-            new[w] = (sq, _role(self.matcher, sq))
-        roles = [role for _sq, role in new.values()]
+            new[w] = self.matcher.screen_form(sq)
+        roles = [role for role, _form in new.values()]
         if 2 in roles:
             return True  # (no remembered word fires: the caller checked)
         if 1 not in roles and self._quiet.issuperset(present - unseen):
             return False
-        return self.matcher.phrase_hit([seen[w] if w in seen else new[w][0] for w in words])
+        forms = [seen[w] if w in seen else new[w][1] for w in words]
+        return self.matcher.phrase_hit(" ".join(forms).split(" "))
 
     def analyse(
         self,
@@ -336,15 +345,6 @@ class Engine:
                     if c is not None:
                         out.append(c)
         return out
-
-
-def _role(matcher: Matcher, w: str) -> int:
-    """What the squeezed screen word ``w`` does in the screen: 2 fires it (a one-word key, or a
-    long unknown word that may hide run-together words), 1 may (the anchor of a longer key),
-    0 never (quiet)."""
-    if len(w) >= 8 and matcher.hides_words(w):
-        return 2
-    return matcher.screen_word(w)
 
 
 def _chain(

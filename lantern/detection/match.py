@@ -72,6 +72,7 @@ class Matcher:
         known: Container[str] = frozenset(),
     ) -> None:
         self.atoms: list[Atom] = []
+        self.normaliser = norm
         self.glue = glue
         self.known = known
         self._doubled: set[str] = set()
@@ -198,16 +199,14 @@ class Matcher:
     def any_candidate(self, s: str) -> bool:
         """Fast screen over :meth:`Normaliser.screen` output: could any atom match here?
 
-        True when an atom sits on word boundaries, or inside a long token that is not a known
-        word (it might split into atoms and glue words); the full analysis decides.
+        True when a screen key is a run of whole tokens, once each long unknown token that
+        splits into words is read as those words, or when a long unknown token is made of
+        lexicon keys and glue words (see :meth:`screen_form`); the full analysis decides.
         """
-        return self.screen_hit(s) or self.hides_words(s)
-
-    def screen_hit(self, s: str) -> bool:
-        """The key part of :meth:`any_candidate`: is a screen key a run of whole tokens of
-        ``s``? (For text known to hold no long unknown token it is the whole screen.)"""
-        toks = s.split(" ")
-        return any(self.screen_word(t) == 2 for t in toks) or self.phrase_hit(toks)
+        forms = [self.screen_form(t) for t in s.split(" ")]
+        if any(role == 2 for role, _form in forms):
+            return True
+        return self.phrase_hit(" ".join(form for _role, form in forms).split(" "))
 
     def phrase_hit(self, toks: list[str]) -> bool:
         """Is a screen key of several words a run of ``toks``?
@@ -273,18 +272,52 @@ class Matcher:
             return 2
         return 1 if w in self.screen_anchors else 0
 
-    def hides_words(self, s: str) -> bool:
-        """A long unknown token may hide run-together words ("ihatemuslims", "muchdisdain")."""
-        if self.glue:
-            known = self.known
-            for tok in _LONG_RE.findall(s):
-                if (
-                    tok not in known
-                    and not _inflected_known(tok, known)
-                    and next(self.automaton.iter(tok), None) is not None
-                ):
-                    return True
-        return False
+    def screen_form(self, w: str) -> tuple[int, str]:
+        """What the squeezed screen token ``w`` does in the screen, and the words it stands
+        for there: 2 fires the screen, 1 may (the anchor of a longer key), 0 never.
+
+        A long token that is no known word may hide run-together words. Made of lexicon keys
+        and glue words ("ihatemuslims", see :meth:`find`), it fires. Split into words by the
+        normaliser ("muchdisdain", as the full analysis will), it stands for those words: they
+        may complete a key with the words around it. Long names and rare words that do
+        neither ("penistone", "photosynthesis") are ordinary tokens.
+        """
+        role = self.screen_word(w)
+        if role == 2 or len(w) < 8 or not self.glue:
+            return role, w
+        form = w
+        known = self.known
+        for tok in _LONG_RE.findall(w):
+            if tok in known or _inflected_known(tok, known):
+                continue
+            if self._covered(tok):
+                return 2, w
+            split = self.normaliser.split_words(tok)
+            if split is not None:
+                pieces = split.split(" ")
+                role = max(role, *map(self.screen_word, pieces))
+                if role == 2:
+                    return 2, w
+                if tok == w:
+                    form = split
+                else:  # letters and digits ("abc123defghijkl"): rare, screened in full
+                    return 2, w
+        return role, form
+
+    def _covered(self, tok: str) -> bool:
+        """Is ``tok`` a run of automaton keys and glue words (the cover :meth:`_split_token`
+        looks for)?"""
+        ends: dict[int, list[int]] = {}
+        for end, v in self.automaton.iter(tok):
+            ends.setdefault(end - (v & _LEN_MASK) + 1, []).append(end + 1)
+        if not ends:
+            return False
+        reach = {0}
+        for i in range(len(tok)):
+            if i in reach:
+                reach.update(ends.get(i, ()))
+                reach.update(i + len(g) for g in self.glue if tok.startswith(g, i))
+        return len(tok) in reach
 
     def find(
         self,

@@ -142,6 +142,7 @@ _SPACED_SCREEN_RE = re.compile(r" [a-z][ .\"]{1,3}[a-z][ .\"]{1,3}[a-z](?:$|[ .\
 _SQUEEZE_RE = re.compile(r"([^\W\d_])(?=\1)")
 _SQUEEZE_ASCII_RE = re.compile(r"([a-z])(?=\1)")
 _OTHER_RE = re.compile(r'[^\w."]+|_+')
+_NON_ASCII_OTHER_RE = re.compile(r"[^\x00-\x7f\w]+")
 _SPACES_RE = re.compile(r" {2,}")
 # @mentions (user names) are dropped; a hashtag keeps its words
 _MENTION_RE = re.compile(r"(?<![\w@])@\w+|(?<![\w#])#(?=\w)")
@@ -375,6 +376,8 @@ class Normaliser:
             if not folded.isascii():
                 folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
                 folded = folded.translate(_ZW_TABLE).translate(_FOLD).translate(_PUNCT_FOLD)
+                # other symbols and punctuation ("¿", "♪", "¦") separate words, as in step 7
+                folded = _NON_ASCII_OTHER_RE.sub(" ", folded)
                 if not folded.isascii():
                     return None
             text = folded
@@ -454,12 +457,7 @@ class Normaliser:
         the token is not itself a word, one piece is a lexicon word, and it is not capitalised
         like a proper noun (Penistone, Ivanhoe keep their letters together)."""
         tok = m.group()
-        memo = self._split_memo
-        split = memo.get(tok, "")
-        if split == "":
-            split = self._split(tok)
-            if len(memo) < SPLIT_MEMORY:  # titles and typing repeat their long words
-                memo[tok] = split
+        split = self.split_words(tok)
         if split is None:
             return tok
         # proper-noun guard: look at the original capitalisation
@@ -468,8 +466,18 @@ class Normaliser:
             return tok
         return split
 
+    def split_words(self, tok: str) -> str | None:
+        """The pieces of a run-together token ("muchdisdain" → "much disdain") joined by
+        spaces, or None to keep it whole (remembered for up to ``SPLIT_MEMORY`` tokens)."""
+        memo = self._split_memo
+        split = memo.get(tok, "")
+        if split == "":
+            split = self._split(tok)
+            if len(memo) < SPLIT_MEMORY:  # titles and typing repeat their long words
+                memo[tok] = split
+        return split
+
     def _split(self, tok: str) -> str | None:
-        """The pieces of a run-together token joined by spaces, or None to keep it whole."""
         if tok in self.english or tok in self.vocab:
             return None
         for suffix in ("s", "es", "ers", "er", "ing", "ed", "d"):

@@ -119,6 +119,9 @@ SCREEN_TEXTS = [
     "   ...   ",
     "are you in year 9",
     "economic migrants are vermin",
+    "1488 heiltonight",
+    "Weather in Scunthorpe and Hillingdon",
+    "Ø♪ ¿que? ¦ café",
 ]
 
 
@@ -132,6 +135,25 @@ def test_remembered_words_screen_like_the_full_screen(memory: int) -> None:
     assert [eng.candidate(t) for t in SCREEN_TEXTS] == full  # learning
     assert [eng.candidate(t) for t in SCREEN_TEXTS] == full  # remembered
     assert bool(eng._seen) == bool(memory)
+
+
+def test_long_words_reach_the_analysis_only_when_they_may_hide_words(engine: Engine) -> None:
+    # a long name holding a lexicon key ("cunt", "shit", "kil") that neither splits into words
+    # nor is made of keys and glue words is an ordinary word to the screen
+    for title in ("Weather in Scunthorpe", "Middlesbrough v Hillingdon", "Kilnsey Crag walk"):
+        assert not engine.candidate(title), title
+    # run-together words are read as the words they split into, so they complete a key
+    # with the word before them
+    assert engine.candidate("1488 heiltonight")
+    assert [h.category for h in engine.scan("1488 heiltonight")] == ["extremism"]
+    assert engine.candidate("ihatemuslims")  # keys and glue words
+
+
+def test_symbols_from_other_scripts_are_word_breaks_to_the_screen(engine: Engine) -> None:
+    # "¿", "♪", "¦" are punctuation: the cheap screen handles the text, not the full one
+    assert engine.normaliser.screen_raw("¿Qué? ♪ kill ¦ myself") == " que    kill   myself"
+    assert engine.candidate("¿Qué? ♪ kill ¦ myself")
+    assert engine.normaliser.screen_raw("Привет ¿") is None
 
 
 def test_word_memory_is_bounded_and_not_cached() -> None:
