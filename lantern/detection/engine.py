@@ -150,14 +150,13 @@ class Engine:
         raw = norm.screen_raw(text)
         if raw is None:
             return self.matcher.any_candidate(norm.normalise(text))
+        if _SPACED_RAW_RE.search(" " + raw) is not None:
+            return self.matcher.any_candidate(norm.screen_finish(text, raw))
         words = raw.split()
-        if _SPACED_RAW_RE.search(" " + raw) is None:
-            seen = self._seen
-            for learnt in (False, True):
-                if self._quiet.issuperset(words):
-                    return False
-                if not self._alarm.isdisjoint(words):
-                    break
+        seen = self._seen
+        learnt = squeezed = False
+        while not self._quiet.issuperset(words):
+            if self._alarm.isdisjoint(words):
                 if not self._keys.isdisjoint(words):
                     return True
                 forms = list(map(seen.get, words))
@@ -166,13 +165,20 @@ class Engine:
                     if not self._split.isdisjoint(words):
                         known_forms = " ".join(known_forms).split(" ")
                     return self.matcher.phrase_hit(known_forms)
-                if learnt or len(seen) + len(self._alarm) >= self.word_memory:
-                    verdict = self._screen_new(words)  # memory full: classify, do not keep
-                    if verdict is None:
-                        break
+                if not learnt and len(seen) + len(self._alarm) < self.word_memory:
+                    self._learn(words)
+                    learnt = True
+                    continue
+                verdict = self._screen_new(words)  # memory full: classify, do not keep
+                if verdict is not None:
                     return verdict
-                self._learn(words)
-        return self.matcher.any_candidate(norm.screen_finish(text, raw))
+            # a word squeezed to one letter ("aa") may complete spaced letters: screen the
+            # squeezed text (its words are remembered like any others)
+            if squeezed:
+                return self.matcher.any_candidate(" ".join(words))
+            words = norm.screen_finish(text, raw).split()
+            squeezed = True
+        return False
 
     def _learn(self, words: list[str]) -> None:
         seen, screen_form = self._seen, self.matcher.screen_form
@@ -204,7 +210,8 @@ class Engine:
 
     def _screen_new(self, words: list[str]) -> bool | None:
         """Screen a text holding words not remembered (the memory is full) without keeping
-        them; None when one of them needs the full screen."""
+        them; None when one of them squeezes to one letter (the caller screens the text
+        squeezed)."""
         seen = self._seen
         present = set(words)
         unseen = present.difference(seen)

@@ -79,7 +79,9 @@ MASKS = "*#"
 _LEETCH = "".join(re.escape(c) for c in LEET) + re.escape(MASKS)
 # a letter touching a leet/mask character: the only tokens step 4 looks at
 _LEET_ANY_RE = re.compile(rf"[^\W\d_][{_LEETCH}]|[{_LEETCH}][^\W\d_]")
-_LEET_TOKEN_RE = re.compile(rf"[\w{_LEETCH}]+")
+# a run of word and leet characters holding at least one leet character (other runs are
+# left as they are by step 4, so they are not handed to it)
+_LEET_TOKEN_RE = re.compile(rf"(?<![\w{_LEETCH}])[\w{_LEETCH}]*?[{_LEETCH}][\w{_LEETCH}]*")
 _APOS_RE = re.compile(r"(?<=[^\W\d_])['’`´ʼ](?=[^\W\d_])")
 _QUOTE_CHARS = "\"“”„«»‹›'‘’`´"
 _SENT_CHARS = ".!?;:\n\r\u2026\u3002"
@@ -143,6 +145,7 @@ _SQUEEZE_RE = re.compile(r"([^\W\d_])(?=\1)")
 _SQUEEZE_ASCII_RE = re.compile(r"([a-z])(?=\1)")
 _OTHER_RE = re.compile(r'[^\w."]+|_+')
 _NON_ASCII_OTHER_RE = re.compile(r"[^\x00-\x7f\w]+")
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
 _SPACES_RE = re.compile(r" {2,}")
 # @mentions (user names) are dropped; a hashtag keeps its words
 _MENTION_RE = re.compile(r"(?<![\w@])@\w+|(?<![\w#])#(?=\w)")
@@ -170,6 +173,12 @@ def confusables() -> dict[int, str]:
 def _confusable_re() -> re.Pattern[str]:
     chars = "".join(re.escape(chr(c)) for c in confusables())
     return re.compile(f"[{chars}]")
+
+
+def _quick_fold_run(m: re.Match[str]) -> str:
+    """A run of non-ASCII characters, folded with :func:`_quick_fold` (titles hold a few such
+    characters: translating them alone is cheaper than translating the whole text)."""
+    return m.group().translate(_quick_fold())
 
 
 @lru_cache(maxsize=1)
@@ -372,7 +381,7 @@ class Normaliser:
         if not text.isascii():
             # accents, dashes, curly quotes: fold to ASCII cheaply; other scripts take the
             # full path (homoglyph mapping needs it)
-            folded = text.translate(_quick_fold())
+            folded = _NON_ASCII_RE.sub(_quick_fold_run, text)
             if not folded.isascii():
                 folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
                 folded = folded.translate(_ZW_TABLE).translate(_FOLD).translate(_PUNCT_FOLD)

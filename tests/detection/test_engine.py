@@ -122,6 +122,8 @@ SCREEN_TEXTS = [
     "1488 heiltonight",
     "Weather in Scunthorpe and Hillingdon",
     "Ø♪ ¿que? ¦ café",
+    "Rocky II and Rambo III, k i l l",
+    "Rocky II and Rambo III - Google Chrome",
 ]
 
 
