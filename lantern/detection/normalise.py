@@ -299,6 +299,24 @@ class WordSet:
     def __len__(self) -> int:
         return self._n
 
+    def ends(self, s: str, i: int, stop: int) -> list[int]:
+        """The ends ``j`` (``i + 3 <= j <= stop``) of the words of the set that start at
+        ``s[i]``."""
+        group = self._groups.get(s[i : i + 3])
+        if group is None:
+            return []
+        # the group is sorted: the words starting with s[i:j] follow one another, the word
+        # s[i:j] itself (if it is one) first, and they lie within those starting with s[i:j-1]
+        out: list[int] = []
+        at = 0
+        for j in range(i + 3, stop + 1):
+            at = group.find("\n" + s[i:j], at)
+            if at < 0:
+                break
+            if group[at + 1 + j - i] == "\n":
+                out.append(j)
+        return out
+
     def __iter__(self) -> Iterator[str]:
         for group in self._groups.values():
             yield from group[1:-1].split("\n")
@@ -493,6 +511,7 @@ class Normaliser:
             if tok.endswith(suffix) and tok[: -len(suffix)] in self.english:
                 return None  # an inflected or possessive word ("jerky's" → "jerkys")
         n = len(tok)
+        glue_len = max(map(len, self.glue), default=0)
         # best[i] = fewest pieces covering tok[:i]
         best: list[tuple[int, int] | None] = [None] * (n + 1)
         best[0] = (0, 0)
@@ -500,13 +519,13 @@ class Normaliser:
             cur = best[i]
             if cur is None or cur[0] >= 3:
                 continue
-            for j in range(i + 1, min(n, i + 20) + 1):
-                piece = tok[i:j]
-                ok = piece in self.glue or (
-                    len(piece) >= 3 and (piece in self.vocab or piece in self.english)
-                )
+            stop = min(n, i + 20)
+            ends = {j for j in range(i + 1, min(stop, i + glue_len) + 1) if tok[i:j] in self.glue}
+            ends.update(_word_ends(self.vocab, tok, i, stop))
+            ends.update(_word_ends(self.english, tok, i, stop))
+            for j in ends:
                 prev = best[j]
-                if ok and (prev is None or prev[0] > cur[0] + 1):
+                if prev is None or prev[0] > cur[0] + 1:
                     best[j] = (cur[0] + 1, i)
         if best[n] is None:
             return None
@@ -597,6 +616,13 @@ class Normaliser:
             if squeeze(cand) in self.vocab:
                 return cand
         return default
+
+
+def _word_ends(words: Container[str], s: str, i: int, stop: int) -> list[int]:
+    """The ends ``j`` (``i + 3 <= j <= stop``) of the words of ``words`` that start at ``s[i]``."""
+    if isinstance(words, WordSet):
+        return words.ends(s, i, stop)
+    return [j for j in range(i + 3, stop + 1) if s[i:j] in words]
 
 
 def _homoglyph_word(m: re.Match[str]) -> str:
