@@ -2,7 +2,7 @@
 
 Precedence (also in docs/directory.md):
 
-1. Start from the base policy (the collector's default, `collector.ingest.service.default_policy`).
+1. Start from the base policy (the collector's default, `collector.ingest.policies.default_policy`).
 2. Collect the current policy of every group that applies: the device's groups (enrolment token
    group, MDM inventory group) and the groups of the person using it.
 3. Apply them in ascending `priority`; on equal priority device groups go before person groups,

@@ -583,7 +583,7 @@ def _base_policy(request: Request) -> pb.Policy:
     """The collector's default policy (app.state.base_policy when the app sets it)."""
     base: pb.Policy | None = getattr(request.app.state, "base_policy", None)
     if base is None:
-        from collector.ingest.service import default_policy
+        from collector.ingest.policies import default_policy
         from collector.settings import Settings
 
         base = default_policy(Settings())

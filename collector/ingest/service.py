@@ -1,13 +1,12 @@
 """The gRPC Ingest service: enrolment and the agents' Connect streams."""
 
 import asyncio
-import hashlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import grpc
 
@@ -15,15 +14,15 @@ from collector import metrics
 from collector.clock import utcnow
 from collector.directory.store import DirectoryStore
 from collector.ingest.batcher import GroupCommitter
+from collector.ingest.policies import DevicePolicies
 from collector.ingest.presence import Presence
-from collector.ingest.ratelimit import EventRateLimit, TokenBucket
+from collector.ingest.ratelimit import EventRateLimit
 from collector.ingest.wire import convert_batch
 from collector.security.ca import CertificateAuthority
 from collector.security.credentials import DEVICE_PREFIX, new_token, token_hash
 from collector.settings import Settings
-from collector.store import DeviceRecord, Store, TokenRejected, policy_generation
-from collector.store.interface import DeviceRegistration, EventRow, TriggerFn
-from collector.web.policy import apply_to_base, local_keywords
+from collector.store import DeviceRecord, Store, TokenRejected
+from collector.store.interface import DeviceRegistration, TriggerFn
 from lantern.pki import split_token
 from lantern.v1 import lantern_pb2 as pb
 from lantern.v1 import lantern_pb2_grpc as pb_grpc
@@ -33,31 +32,6 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 # Before asking an agent to resend a batch the store could not take.
 STORE_RETRY_PAUSE_S = 1.0
-# How often one process reads the policy generation (one SELECT shared by all its streams).
-POLICY_GENERATION_CHECK_S = 2.0
-
-
-class _CachedPolicy(NamedTuple):
-    policy: pb.Policy
-    computed_at: float  # time.monotonic()
-    os_user: str  # whose groups it was resolved for
-    generation: int | None  # the policy generation when resolving began (-1: stale)
-
-
-def default_policy(settings: Settings) -> pb.Policy:
-    """The policy every device gets until group policies (issue 4) exist."""
-    return pb.Policy(
-        version=1,
-        notice_text=(
-            "This college device is monitored for safeguarding. Window titles and risk terms you "
-            "type are checked to keep students safe; typed text never leaves this device. "
-            "Questions: ask your college's Designated Safeguarding Lead."
-        ),
-        excluded_apps=["keepassxc", "keepass", "1password", "bitwarden", "lastpass"],
-        capture_typed=True,
-        capture_titles=True,
-        heartbeat_seconds=settings.heartbeat_seconds,
-    )
 
 
 class IngestService(pb_grpc.IngestServicer):
@@ -72,25 +46,10 @@ class IngestService(pb_grpc.IngestServicer):
         self.ca = ca
         self.store = store
         self.directory = DirectoryStore.for_store(store)
-        self.store_engine = self.directory.engine
-        postgres = self.store_engine.dialect.name == "postgresql"
+        postgres = self.directory.engine.dialect.name == "postgresql"
         self.committer = GroupCommitter(store, triggers, writers=3 if postgres else 1)
         self.presence = Presence(store)
-        # device id → its resolved policy: resolving group policies is ~9 queries, and at
-        # 10,000 streams doing it per heartbeat was half the collector's CPU. An entry goes
-        # stale when the policy generation moves (an edit anywhere),
-        # when its device's events show another user, or after policy_cache_seconds; a stale
-        # entry is refreshed at a heartbeat as the refresh budget allows, and served till then.
-        self._policies: dict[str, _CachedPolicy] = {}
-        self._generation: int | None = None
-        self._generation_read_at = -math.inf
-        rate = settings.policy_refreshes_per_second
-        self._refreshes = TokenBucket(rate, max(1.0, rate), updated=time.monotonic())
-        # Whether any group policy exists (read with the generation): only then does a
-        # device's policy depend on who is logged in.
-        self._group_policies = True
-        # (generation and time when read, base policy, keywords): see _fleet_policy
-        self._fleet: tuple[int | None, float, pb.Policy, list[pb.LocalKeyword]] | None = None
+        self.policies = DevicePolicies(store, self.directory, settings)
         self._enrol_limit = EnrolmentLimit(settings.enrolments_per_minute)
         self._event_limit = EventRateLimit(
             settings.device_events_per_second,
@@ -142,7 +101,7 @@ class IngestService(pb_grpc.IngestServicer):
         response = pb.EnrolResponse(
             device_id=device.id,
             device_secret=secret,
-            policy=await asyncio.to_thread(self._policy, device.id),
+            policy=await asyncio.to_thread(self.policies.resolve, device.id),
         )
         if self.ca is not None:
             try:
@@ -227,7 +186,7 @@ class IngestService(pb_grpc.IngestServicer):
         metrics.STREAMS.inc()
         try:
             self.presence.seen(device.id)
-            policy = await self._policy_cached(device.id)
+            policy = await self.policies.current(device.id)
             sent_policy = policy.version
             yield pb.CollectorMessage(policy=policy)
             async for message in requests:
@@ -250,7 +209,7 @@ class IngestService(pb_grpc.IngestServicer):
                     self.presence.seen(device.id, caps, hb.spool_depth)
                     # A policy change reaches agents at their first heartbeat after this
                     # process sees the policy generation move (within 2 s of the edit).
-                    policy = await self._policy_cached(device.id)
+                    policy = await self.policies.current(device.id)
                     if policy.version != sent_policy:
                         sent_policy = policy.version
                         yield pb.CollectorMessage(policy=policy)
@@ -273,90 +232,6 @@ class IngestService(pb_grpc.IngestServicer):
             self.store.close_session(device_id, session_id)
         except Exception:  # the database may be why the stream ended; the next Hello corrects it
             log.warning("device %s: could not record the end of its stream", device_id)
-
-    def _policy(self, device_id: str, os_user: str | None = None) -> pb.Policy:
-        """The device's effective policy: collector defaults refined by its groups' policies
-        (its user's groups: `os_user`'s, by default the last one seen on the device)."""
-        base, keywords = self._fleet_policy()
-        policy = self.directory.policy_for_device(device_id, base, os_user=os_user).to_proto()
-        policy.keywords.extend(keywords)
-        # The version must change whenever anything the agent acts on does (keywords included).
-        policy.version = 0
-        digest = hashlib.sha256(policy.SerializeToString(deterministic=True)).digest()
-        policy.version = int.from_bytes(digest[:7], "big")
-        return policy
-
-    def _fleet_policy(self) -> tuple[pb.Policy, list[pb.LocalKeyword]]:
-        """What every device's policy starts from: the collector defaults with the console
-        editor's notice and exclusions, and the editor's keywords. Read once per policy
-        generation (at most policy_cache_seconds), not per device."""
-        generation, now = self._generation, time.monotonic()
-        if self._fleet is not None:
-            read_generation, read_at, base, keywords = self._fleet
-            if read_generation == generation and now - read_at < self.settings.policy_cache_seconds:
-                return base, keywords
-        base = apply_to_base(default_policy(self.settings), self.store_engine)
-        keywords = local_keywords(self.store)
-        self._fleet = (generation, now, base, keywords)
-        return base, keywords
-
-    def _policy_for_last_user(self, device_id: str) -> tuple[pb.Policy, str]:
-        os_user = self.directory.last_os_user(device_id)
-        return self._policy(device_id, os_user), os_user
-
-    async def _policy_cached(self, device_id: str) -> pb.Policy:
-        await self._check_policy_generation()
-        now = time.monotonic()
-        cached = self._policies.get(device_id)
-        if cached is not None:
-            fresh = (
-                cached.generation == self._generation
-                and now - cached.computed_at < self.settings.policy_cache_seconds
-            )
-            # A stale policy is still served while the budget is spent: after an edit a fleet's
-            # policies are worked out again over several heartbeats, not all in the next one.
-            if fresh or self._refreshes.wait_for(1, now) > 0:
-                return cached.policy
-            self._refreshes.take(1)
-        generation = self._generation
-        policy, os_user = await asyncio.to_thread(self._policy_for_last_user, device_id)
-        # resolved across a generation move, it holds the one before: stale at once
-        self._policies[device_id] = _CachedPolicy(policy, now, os_user, generation)
-        return policy
-
-    async def _check_policy_generation(self) -> None:
-        """Mark every cached policy stale when the policy generation (bumped by every policy,
-        directory and keyword edit, on any process) has moved. Read at most every 2 s."""
-        now = time.monotonic()
-        if now - self._generation_read_at < POLICY_GENERATION_CHECK_S:
-            return
-        self._generation_read_at = now  # streams arriving during the read use the cache
-        try:
-            generation = await asyncio.to_thread(policy_generation.current, self.store_engine)
-            if generation != self._generation:
-                self._group_policies = bool(await asyncio.to_thread(self.directory.list_policies))
-        except Exception:  # the database may be restarting; policy_cache_seconds still bounds
-            log.warning("could not read the policy generation", exc_info=True)
-            return
-        if generation != self._generation:
-            if self._generation is not None:
-                log.info(
-                    "policy generation %d: %d cached policies to refresh (%g a second)",
-                    generation,
-                    len(self._policies),
-                    self.settings.policy_refreshes_per_second,
-                )
-            self._generation = generation
-
-    def _note_users(self, device_id: str, rows: Sequence[EventRow]) -> None:
-        """A device's policy depends on who is logged in: events from another OS user than the
-        cached policy was resolved for make it stale. (Checked again at every batch, so a policy
-        resolved while the batch was committed cannot stick.)"""
-        if not self._group_policies:
-            return  # no group policies: every user of the device gets the same policy
-        cached = self._policies.get(device_id)
-        if cached is not None and any(r.os_user and r.os_user != cached.os_user for r in rows):
-            self._policies[device_id] = cached._replace(generation=-1)
 
     async def close(self) -> None:
         """Stop the background writers, flushing what they hold."""
@@ -406,7 +281,7 @@ class IngestService(pb_grpc.IngestServicer):
             return pb.Ack(
                 batch_id=batch.batch_id, retry=True, reason="the collector could not store this yet"
             )
-        self._note_users(device.id, converted.rows)
+        self.policies.note_users(device.id, converted.rows)
         reason = "; ".join(sorted({r for _, r in converted.rejected}))
         metrics.BATCHES.labels("stored").inc()
         metrics.EVENTS.labels("stored").inc(result.stored)

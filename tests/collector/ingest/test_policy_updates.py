@@ -1,7 +1,8 @@
 """Policy edits reach connected agents at their next heartbeat without waiting for the policy cache
 to expire (policy_cache_seconds is an hour here): every edit moves the policy generation, and each
-ingest process — several may share one database — reads it every 2 s and drops its cached
-policies. Without an edit, heartbeats are answered from the cache."""
+ingest process — several may share one database — reads it every 2 s and marks its cached
+policies stale (`collector.ingest.policies`). Without an edit, heartbeats are answered from the
+cache."""
 
 import asyncio
 import threading
@@ -17,7 +18,7 @@ import pytest
 from collector.directory.importers import import_people
 from collector.directory.policies import PolicySpec
 from collector.directory.store import DirectoryStore
-from collector.ingest import service as ingest_service
+from collector.ingest import policies as ingest_policies
 from collector.ingest.service import IngestService
 from collector.settings import Settings
 from collector.store import SqlStore, open_store, policy_generation
@@ -36,7 +37,7 @@ from tests.collector.ingest.test_service import (
 
 REASON = "agreed at the safeguarding meeting"
 # The generation is read every 2 s; a change is in the next heartbeat's answer after that.
-SEEN_WITHIN_S = ingest_service.POLICY_GENERATION_CHECK_S + 0.3
+SEEN_WITHIN_S = ingest_policies.POLICY_GENERATION_CHECK_S + 0.3
 
 
 @dataclass
@@ -53,15 +54,16 @@ class Process:
 
 
 def count_policy_calls(service: IngestService) -> list[str]:
-    """The device ids `service._policy` (resolving a policy from the database) is called for."""
+    """The device ids `service.policies.resolve` (resolving a policy from the database) is
+    called for."""
     calls: list[str] = []
-    compute = service._policy
+    compute = service.policies.resolve
 
     def counted(device_id: str, os_user: str | None = None) -> pb.Policy:
         calls.append(device_id)
         return compute(device_id, os_user)
 
-    service._policy = counted  # type: ignore[method-assign]
+    service.policies.resolve = counted  # type: ignore[method-assign]
     return calls
 
 
@@ -283,31 +285,32 @@ async def test_a_policy_resolved_across_an_edit_is_not_kept(
 
     from collector.store.interface import DeviceRegistration
 
-    monkeypatch.setattr(ingest_service, "POLICY_GENERATION_CHECK_S", 0.0)
+    monkeypatch.setattr(ingest_policies, "POLICY_GENERATION_CHECK_S", 0.0)
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     service = IngestService(store, no_triggers, Settings(policy_cache_seconds=3600))
     store.add_enrolment_token("tok", None, None, None)
     reg = DeviceRegistration("i1", "LAPTOP-1", "SN1", "linux", "12", "0.1.0")
     device = store.enrol_device("tok", reg, "secret", datetime.now(UTC)).id
     read, release = threading.Event(), threading.Event()
-    resolve = service._policy_for_last_user
+    policies = service.policies
+    resolve = policies.resolve
 
-    def slow(device_id: str) -> tuple[pb.Policy, str]:
-        out = resolve(device_id)
+    def slow(device_id: str, os_user: str | None = None) -> pb.Policy:
+        out = resolve(device_id, os_user)
         read.set()
         release.wait(10)
         return out
 
-    service._policy_for_last_user = slow  # type: ignore[method-assign]
-    resolving = asyncio.create_task(service._policy_cached(device))
+    policies.resolve = slow  # type: ignore[method-assign]
+    resolving = asyncio.create_task(policies.current(device))
     assert await asyncio.to_thread(read.wait, 10)
     notice = "Northgate College monitors this laptop for safeguarding; ask the DSL."
     editor.set_notice_text(store, "it@college", notice, REASON)
-    await service._check_policy_generation()  # another stream's heartbeat
+    await policies.check_generation()  # another stream's heartbeat
     release.set()
     assert (await resolving).notice_text != notice  # read before the edit
-    service._policy_for_last_user = resolve  # type: ignore[method-assign]
-    assert (await service._policy_cached(device)).notice_text == notice
+    policies.resolve = resolve  # type: ignore[method-assign]
+    assert (await policies.current(device)).notice_text == notice
     await service.close()
     store.close()
 
@@ -336,7 +339,7 @@ async def test_after_an_edit_stale_policies_are_refreshed_within_the_budget(
     from collector.ingest.ratelimit import TokenBucket
 
     agents = [await connected(one, instance=f"i{i}") for i in range(6)]
-    one.service._refreshes = TokenBucket(2.0, 2.0, updated=time.monotonic())
+    one.service.policies.refreshes = TokenBucket(2.0, 2.0, updated=time.monotonic())
     notice = "Northgate College monitors this laptop for safeguarding; ask the DSL."
     editor.set_notice_text(one.store, "it@college", notice, REASON)
     await asyncio.sleep(SEEN_WITHIN_S)  # every process has read the new generation
