@@ -133,6 +133,7 @@ class EffectivePolicy:
     heartbeat_seconds: int
     min_severity: Mapping[str, int] = field(default_factory=dict)
     applied: tuple[AppliedGroup, ...] = ()
+    os_user: str = ""  # whose person groups were looked at ("": nobody signed in yet)
 
     @property
     def version(self) -> int:

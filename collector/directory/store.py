@@ -1228,7 +1228,8 @@ class DirectoryStore:
     ) -> EffectivePolicy:
         """The policy for a device: the base, then its device groups' and its user's groups'
         policies (precedence in collector.directory.policies). The user is `os_user` if given,
-        else the last OS user seen on the device. Read-only."""
+        else the OS user of the device's newest event with one (the result's `os_user`).
+        Read-only, one connection."""
         at = at or utcnow()
         with self.engine.connect() as conn:
             cache = _ResolveCache()
@@ -1245,13 +1246,7 @@ class DirectoryStore:
         applicable += [
             (current[g], "person") for g in person_groups if g in current and g not in facts.groups
         ]
-        return resolve_policy(from_proto(base), applicable)
-
-    def last_os_user(self, device_id: str) -> str:
-        """The OS user of the device's newest event with one ("" if none): whose groups'
-        policies `policy_for_device` applies by default."""
-        with self.engine.connect() as conn:
-            return self._last_os_user(conn, device_id)
+        return replace(resolve_policy(from_proto(base), applicable), os_user=os_user)
 
     @staticmethod
     def _last_os_user(conn: Connection, device_id: str) -> str:

@@ -86,17 +86,18 @@ class DevicePolicies:
         self._group_policies = True
         self._fleet: _FleetPolicy | None = None
 
-    def resolve(self, device_id: str, os_user: str | None = None) -> pb.Policy:
+    def resolve(self, device_id: str) -> tuple[pb.Policy, str]:
         """The device's effective policy, read from the database: collector defaults refined by
-        its groups' policies (`os_user`'s groups; by default those of the last user seen)."""
+        its groups' policies and those of the last OS user seen on it; and that user."""
         base, keywords = self._fleet_policy()
-        policy = self.directory.policy_for_device(device_id, base, os_user=os_user).to_proto()
+        effective = self.directory.policy_for_device(device_id, base)
+        policy = effective.to_proto()
         policy.keywords.extend(keywords)
         # The version must change whenever anything the agent acts on does (keywords included).
         policy.version = 0
         digest = hashlib.sha256(policy.SerializeToString(deterministic=True)).digest()
         policy.version = int.from_bytes(digest[:7], "big")
-        return policy
+        return policy, effective.os_user
 
     async def current(self, device_id: str) -> pb.Policy:
         """The policy to serve the device now: the cached one unless it is stale and the
@@ -113,7 +114,7 @@ class DevicePolicies:
                 return cached.policy
             self.refreshes.take(1)
         generation = self._generation
-        policy, os_user = await asyncio.to_thread(self._resolve_for_last_user, device_id)
+        policy, os_user = await asyncio.to_thread(self.resolve, device_id)
         # resolved across a generation move, it holds the one before: stale at once
         self._cached[device_id] = _CachedPolicy(policy, now, os_user, generation)
         return policy
@@ -151,10 +152,6 @@ class DevicePolicies:
         cached = self._cached.get(device_id)
         if cached is not None and any(r.os_user and r.os_user != cached.os_user for r in rows):
             self._cached[device_id] = cached._replace(generation=-1)
-
-    def _resolve_for_last_user(self, device_id: str) -> tuple[pb.Policy, str]:
-        os_user = self.directory.last_os_user(device_id)
-        return self.resolve(device_id, os_user), os_user
 
     def _fleet_policy(self) -> tuple[pb.Policy, list[pb.LocalKeyword]]:
         """What every device's policy starts from: the collector defaults with the console

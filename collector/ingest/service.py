@@ -101,7 +101,7 @@ class IngestService(pb_grpc.IngestServicer):
         response = pb.EnrolResponse(
             device_id=device.id,
             device_secret=secret,
-            policy=await asyncio.to_thread(self.policies.resolve, device.id),
+            policy=(await asyncio.to_thread(self.policies.resolve, device.id))[0],
         )
         if self.ca is not None:
             try:

@@ -146,6 +146,7 @@ def test_policy_for_device_combines_device_and_user_groups(
 
     nobody_yet = directory.policy_for_device(laptop, BASE)
     assert nobody_yet.heartbeat_seconds == 45 and nobody_yet.notice_text == BASE.notice_text
+    assert nobody_yet.os_user == ""
 
     gareth = directory.policy_for_device(laptop, BASE, os_user="COLLEGE\\s204820")  # adult learner
     assert gareth.notice_text.startswith("Adult learners")
@@ -184,7 +185,8 @@ def test_policy_for_device_uses_the_last_user_seen(
             [EventRow(uuid7_str(), device, seq, "window_focus", at, at, user, "a", "t")],
             lambda _rows: [],
         )
-    assert directory.policy_for_device(device, BASE).capture_titles is False
+    latest = directory.policy_for_device(device, BASE)
+    assert latest.capture_titles is False and latest.os_user == "s204819"
 
 
 def test_groups_list_counts_people_devices_and_policies(

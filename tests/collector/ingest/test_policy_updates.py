@@ -59,9 +59,9 @@ def count_policy_calls(service: IngestService) -> list[str]:
     calls: list[str] = []
     compute = service.policies.resolve
 
-    def counted(device_id: str, os_user: str | None = None) -> pb.Policy:
+    def counted(device_id: str) -> tuple[pb.Policy, str]:
         calls.append(device_id)
-        return compute(device_id, os_user)
+        return compute(device_id)
 
     service.policies.resolve = counted  # type: ignore[method-assign]
     return calls
@@ -295,8 +295,8 @@ async def test_a_policy_resolved_across_an_edit_is_not_kept(
     policies = service.policies
     resolve = policies.resolve
 
-    def slow(device_id: str, os_user: str | None = None) -> pb.Policy:
-        out = resolve(device_id, os_user)
+    def slow(device_id: str) -> tuple[pb.Policy, str]:
+        out = resolve(device_id)
         read.set()
         release.wait(10)
         return out

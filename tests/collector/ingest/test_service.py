@@ -55,18 +55,17 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.add_enrolment_token("t-hash-placeholder", None, None, None)
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    pb_grpc.add_IngestServicer_to_server(
-        IngestService(
-            store,
-            no_triggers,
-            Settings(max_batch_events=50, policy_cache_seconds=0, enrolments_per_minute=8),
-        ),
-        server,
+    service = IngestService(
+        store,
+        no_triggers,
+        Settings(max_batch_events=50, policy_cache_seconds=0, enrolments_per_minute=8),
     )
+    pb_grpc.add_IngestServicer_to_server(service, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     yield Harness(store, port)
     await server.stop(None)
+    await service.close()  # its background writers, before the event loop closes
     store.close()
 
 
