@@ -84,3 +84,21 @@ def test_mapped_form_is_the_normal_form(norm: Normaliser, text: str) -> None:
     for ch, o in zip(s, off, strict=True):
         if ch.isalnum():
             assert text[o].lower() == ch
+
+
+def test_word_set_finds_every_word_starting_at_a_position() -> None:
+    from lantern.detection.normalise import WordSet
+
+    words = WordSet(["cat", "cats", "catalogue", "catsup", "dog", "do"])
+    assert words.ends("xcatsupy", 1, 8) == [4, 5, 7]  # cat, cats, catsup
+    assert words.ends("xcatsupy", 1, 5) == [4, 5]  # no further than stop
+    assert words.ends("catalogue", 0, 9) == [3, 9]
+    assert words.ends("dogs", 0, 4) == [3]  # "do" is shorter than three letters
+    assert words.ends("zebra", 0, 5) == []
+    assert all(w in words for w in ("cat", "catsup", "do")) and "cata" not in words
+
+
+def test_run_together_words_split_into_the_fewest_pieces(norm: Normaliser) -> None:
+    assert norm.split_words("muchdisdain") == "much disdain"
+    assert norm.split_words("therapist") is None  # a word of its own
+    assert norm.split_words("hillingdon") is None  # no lexicon word among its pieces
