@@ -157,7 +157,7 @@ def fleet_status(devices: Sequence[DeviceRecord], facts: FleetFacts) -> list[Dev
 
 @dataclass(frozen=True, slots=True)
 class ExpectedDevice:
-    """A device the college's MDM says exists (Intune, SCCM, Jamf, Google Admin export)."""
+    """A device the college's MDM says exists: a row of the directory's device inventory."""
 
     serial: str
     hostname: str

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from collector.clock import utcnow
+from collector.coverage import ExpectedDevice
 from collector.directory import models as dm
 from collector.directory.groups import DeviceFacts, GroupSummary, normalise_group
 from collector.directory.importers.inventory import ParsedInventory
@@ -1259,17 +1260,31 @@ class DirectoryStore:
         ).scalar()
         return str(user or "")
 
-    def recent_imports(self, limit: int = 20) -> list[ImportRecord]:
-        """The latest people and inventory imports, newest first (dry runs leave no row)."""
+    def recent_imports(self, limit: int = 20, source: str | None = None) -> list[ImportRecord]:
+        """The latest people and inventory imports (or those from `source` only, e.g.
+        "inventory"), newest first (dry runs leave no row)."""
         i = dm.directory_imports
+        query = select(i).order_by(i.c.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(i.c.source == source)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(i).order_by(i.c.id.desc()).limit(limit)).mappings()
             return [
                 ImportRecord(
                     r["id"], r["source"], r["filename"], r["actor"], r["at"], dict(r["summary"])
                 )
-                for r in rows
+                for r in conn.execute(query).mappings()
             ]
+
+    def expected_devices(self) -> list[ExpectedDevice]:
+        """The devices the MDM inventory lists: those coverage expects to be monitored."""
+        inv = dm.device_inventory
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(inv.c.serial, inv.c.hostname, inv.c.site, inv.c.group_name).order_by(
+                    inv.c.id
+                )
+            ).all()
+        return [ExpectedDevice(*r) for r in rows]
 
     def list_groups(self) -> list[GroupSummary]:
         """Every group that has members, devices or a policy, with counts (no names)."""

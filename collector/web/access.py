@@ -98,7 +98,7 @@ ACCESS: Final[dict[str, frozenset[str]]] = {
     "POST /policy/notice": FLEET,
     # coverage and governance
     "GET /coverage": ANY,
-    "POST /coverage/expected": IT,
+    "POST /coverage/inventory": IT,
     "GET /governance": GOVERNANCE,
     "GET /report": GOVERNANCE,
     "GET /report.pdf": GOVERNANCE,

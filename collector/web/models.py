@@ -1,7 +1,7 @@
 """The console's tables (migration 0004), on the collector's one `metadata`.
 
-Sign-in state (sessions, attempts, TOTP secrets), the expected-devices list for coverage, and
-the policy editor's keywords, settings and change log.
+Sign-in state (sessions, attempts, TOTP secrets) and the policy editor's keywords, settings and
+change log. (The devices coverage expects are the directory's device inventory.)
 """
 
 from sqlalchemy import (
@@ -63,30 +63,6 @@ totp_secrets = Table(
     Column("last_step", BigInteger, nullable=False, default=0),
 )
 
-expected_device_imports = Table(
-    "expected_device_imports",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("at", UTCDateTime, nullable=False),
-    Column("actor", String(320), nullable=False),
-    Column("source", String(16), nullable=False),  # intune | sccm | jamf | google | csv
-    Column("filename", String(255), nullable=False, default=""),
-    Column("rows", Integer, nullable=False),
-)
-
-expected_devices = Table(
-    "expected_devices",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    # College assets from the MDM export; not personal data. Replaced whole by each import.
-    Column("serial", String(128), nullable=False, default=""),
-    Column("hostname", String(255), nullable=False, default=""),
-    Column("site", String(128), nullable=False, default=""),
-    Column("group_name", String(128), nullable=False, default=""),
-    Column("import_id", Integer, nullable=False),
-)
-Index("ix_expected_devices_serial", expected_devices.c.serial)
-
 policy_keywords = Table(
     "policy_keywords",
     metadata,
@@ -130,8 +106,6 @@ CONSOLE_TABLES = (
     web_sessions,
     login_attempts,
     totp_secrets,
-    expected_device_imports,
-    expected_devices,
     policy_keywords,
     policy_settings,
     policy_changes,

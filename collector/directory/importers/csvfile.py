@@ -16,11 +16,17 @@ class ExportError(ValueError):
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (with or without the BOM Excel writes), else Windows-1252 (older MIS reports)."""
+    """UTF-8 (with or without the BOM Excel writes), UTF-16 with its BOM (Excel's "Unicode
+    text"), else Windows-1252 (older MIS reports)."""
     if len(data) > MAX_FILE_BYTES:
         raise ExportError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ExportError("the file says UTF-16 but is not: save it as CSV UTF-8") from None
     if b"\x00" in data[:4096]:
-        raise ExportError("the file is not text (UTF-16 exports: save as CSV UTF-8)")
+        raise ExportError("the file is not text (save it as CSV UTF-8)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -41,12 +47,13 @@ class CsvTable:
     rows: list[CsvRow]
 
 
-def read_table(data: bytes, must_have: tuple[str, ...] = ()) -> CsvTable:
+def read_table(data: bytes, must_have: tuple[str, ...] = (), hint: str = "") -> CsvTable:
     """Parse a CSV export. The header is the first of the first lines holding any of `must_have`
-    (normalised header names), or the first line if `must_have` is empty."""
+    (normalised header names), or the first line if `must_have` is empty; `hint` ends the
+    error when there is none."""
     text = decode(data)
     lines = text.splitlines()
-    header_index = _find_header(lines, must_have)
+    header_index = _find_header(lines, must_have, hint)
     sample = "\n".join(lines[header_index : header_index + 20])
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t|")
@@ -76,7 +83,7 @@ def read_table(data: bytes, must_have: tuple[str, ...] = ()) -> CsvTable:
     return CsvTable(headers, header_index + 1, rows)
 
 
-def _find_header(lines: list[str], must_have: tuple[str, ...]) -> int:
+def _find_header(lines: list[str], must_have: tuple[str, ...], hint: str) -> int:
     if not must_have:
         return 0
     wanted = set(must_have)
@@ -94,5 +101,5 @@ def _find_header(lines: list[str], must_have: tuple[str, ...]) -> int:
     raise ExportError(
         "no header row found: expected a column such as "
         + ", ".join(sorted(must_have)[:5])
-        + " (set columns.external_id in the mapping)"
+        + (f" ({hint})" if hint else "")
     )

@@ -1,8 +1,18 @@
-"""The device inventory an MDM exports (Intune, Jamf, Google endpoints): serial/hostname -> site, group.
+"""The device inventory an MDM exports: serial/hostname -> site, group.
 
-Default headers cover Intune's "Export devices" (Device name, Serial number, Category), Jamf Pro's
-inventory export (Computer Name, Serial Number, Site, Department) and a plain file
-(serial, hostname, site, group). Override with `columns` as for people imports.
+It places devices in groups (for group policies) and it is the list of devices coverage expects
+to be monitored. Each MDM names its columns differently; headers are compared lower-case with
+only letters and digits kept, and the first known name wins:
+
+| field    | Intune            | SCCM (ConfigMgr)        | Jamf Pro        | Google Admin (ChromeOS) |
+|----------|-------------------|-------------------------|-----------------|-------------------------|
+| serial   | Serial number     | SerialNumber0 / Serial  | Serial Number   | Serial Number           |
+| hostname | Device name       | Name / Netbios_Name0    | Computer Name   | Asset ID                |
+| site     | (none)            | Site Code / AD Site     | Site / Building | Annotated Location      |
+| group    | Device category   | Collection              | Department      | Org Unit Path           |
+
+A plain file may say serial, hostname, site, group. Override with `columns` as for people
+imports. User columns (primary user, annotated user, email) are personal data and never read.
 """
 
 from collections.abc import Mapping
@@ -16,10 +26,48 @@ from collector.directory.people import Unusable
 INVENTORY_FIELDS = ("serial", "hostname", "site", "group")
 
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "serial": ("serial", "Serial number", "Serial", "Hardware Serial", "Device Serial Number"),
-    "hostname": ("hostname", "Device name", "Computer Name", "Host name", "Name"),
-    "site": ("site", "Site", "Location", "Campus", "Building"),
-    "group": ("group", "Group", "Device Group", "Category", "Device category", "Department"),
+    "serial": (
+        "serial",
+        "Serial number",
+        "SerialNumber0",
+        "Serial No",
+        "Hardware Serial",
+        "Device Serial Number",
+    ),
+    "hostname": (
+        "hostname",
+        "Device name",
+        "Computer Name",
+        "Host name",
+        "Name",
+        "Netbios_Name0",
+        "Netbios Name",
+        "Asset ID",
+        "Annotated Asset ID",
+    ),
+    "site": (
+        "site",
+        "Site name",
+        "Site Code",
+        "AD_Site_Name0",
+        "AD Site",
+        "Building",
+        "Annotated Location",
+        "Location",
+        "Campus",
+    ),
+    "group": (
+        "group",
+        "Group name",
+        "Device Group",
+        "Device category",
+        "Category",
+        "Collection",
+        "Collection name",
+        "Department",
+        "Org Unit Path",
+        "Org Unit",
+    ),
 }
 
 
@@ -56,7 +104,11 @@ def parse_inventory(
     cols = {
         k: tuple(normalise_header(h) for h in v) for k, v in (columns or DEFAULT_COLUMNS).items()
     }
-    table = read_table(data, cols["serial"] + cols["hostname"])
+    table = read_table(
+        data,
+        cols["serial"] + cols["hostname"],
+        "a serial number or device name column; set columns.serial or columns.hostname",
+    )
     result = ParsedInventory(total=len(table.rows))
     seen: dict[str, int] = {}
 
@@ -76,7 +128,7 @@ def parse_inventory(
             )
             continue
         seen[key] = row.line
-        group = cell(row.cells, "group")
+        group = cell(row.cells, "group").strip("/")  # Google's org unit path: /Students/Y9
         result.rows.append(
             InventoryRow(
                 line=row.line,

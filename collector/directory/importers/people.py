@@ -24,7 +24,9 @@ class ParsedExport:
 
 def parse_people(data: bytes, mapping: ColumnMapping, today: date) -> ParsedExport:
     """Parse an export. `today` bounds plausible dates of birth."""
-    table = read_table(data, mapping.headers_for("external_id"))
+    table = read_table(
+        data, mapping.headers_for("external_id"), "set columns.external_id in the mapping"
+    )
     result = ParsedExport(total=len(table.rows))
     seen: dict[str, int] = {}
     seen_logins: dict[str, int] = {}

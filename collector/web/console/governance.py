@@ -6,13 +6,18 @@ Trustee pages show counts only: no login, name, device name or evidence reaches 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collector.clock import utcnow
-from collector.coverage import CoverageReport, coverage_report, match_expected
+from collector.coverage import CoverageReport, ExpectedDevice, coverage_report, match_expected
+from collector.directory.importers import import_inventory
+from collector.directory.importers.csvfile import MAX_FILE_BYTES, ExportError
+from collector.directory.importers.mapping import MappingError
+from collector.directory.store import DirectoryStore
 from collector.store import Store
-from collector.web import annual_report, charts, expected_devices, fleet, governance
+from collector.web import annual_report, charts, fleet, governance
 from collector.web.audit import record
 from collector.web.deps import AdminUser, CoverageUser, GovernanceUser, StoreDep
 from collector.web.templating import page
@@ -22,29 +27,29 @@ router = APIRouter(tags=["console"], include_in_schema=False)
 
 def build_coverage(store: Store, heartbeat: timedelta) -> CoverageReport:
     statuses = fleet.device_statuses(store, utcnow(), heartbeat)
-    return coverage_report(statuses, expected_devices.load_expected(store.engine))  # type: ignore[attr-defined]
+    return coverage_report(statuses, DirectoryStore.for_store(store).expected_devices())
 
 
 def _coverage_page(
     request: Request, store: Store, role: str, message: str = "", status_code: int = 200
 ) -> Response:
+    directory = DirectoryStore.for_store(store)
     report = build_coverage(store, request.app.state.heartbeat)
-    engine = store.engine  # type: ignore[attr-defined]
-    missing: list[expected_devices.ExpectedDevice] = []
+    missing: list[ExpectedDevice] = []
     if role == "it_admin":
         # IT needs to know which laptops to go and enrol; trustees only ever get counts.
-        expected = expected_devices.load_expected(engine)
+        expected = directory.expected_devices()
         live = [s.device for s in report.statuses if "revoked" not in s.flags]
         matched = {id(e) for e in match_expected(expected, live).values()}
         missing = [e for e in expected if id(e) not in matched][:500]
+    last = directory.recent_imports(1, source="inventory")
     return page(
         request,
         "coverage.html",
         {
             "report": report,
-            "last_import": expected_devices.last_import(engine),
+            "last_import": last[0] if last else None,
             "not_enrolled": missing,
-            "sources": expected_devices.SOURCES,
             "can_import": role == "it_admin",
             "message": message,
         },
@@ -58,23 +63,28 @@ def coverage_page(request: Request, store: StoreDep, user: CoverageUser) -> Resp
     return _coverage_page(request, store, user.role)
 
 
-@router.post("/coverage/expected")
-async def expected_import(
+@router.post("/coverage/inventory")
+async def inventory_import(
     request: Request,
     store: StoreDep,
     user: AdminUser,
     file: Annotated[UploadFile, File()],
-    source: Annotated[str, Form(max_length=16)] = "csv",
 ) -> Response:
-    """Replace the expected-devices list with an MDM export (IT)."""
-    data = await file.read(expected_devices.MAX_BYTES + 1)
-    if source not in expected_devices.SOURCES:
-        source = "csv"
+    """Replace the device inventory (the devices coverage expects) with an MDM export (IT). The
+    same import as the directory's (`POST /api/v1/groups/inventory`): it also places devices in
+    their inventory groups."""
+    data = await file.read(MAX_FILE_BYTES + 1)
     try:
-        parsed = expected_devices.parse_export(data)
-    except expected_devices.ExportUnreadable as exc:
+        await run_in_threadpool(
+            import_inventory,
+            DirectoryStore.for_store(store),
+            data,
+            None,
+            filename=file.filename or "",
+            actor=user.email,
+        )
+    except (ExportError, MappingError) as exc:
         return _coverage_page(request, store, user.role, f"Import refused: {exc}", 422)
-    expected_devices.replace_expected(store, user.email, source, file.filename or "", parsed)
     return RedirectResponse("/coverage", status_code=303)
 
 

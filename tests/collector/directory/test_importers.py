@@ -93,7 +93,8 @@ def test_a_file_without_the_id_column_is_refused_as_a_whole() -> None:
     with pytest.raises(ExportError, match="no header row"):
         parse("Name,Email\nA,a@b.c\n")
     with pytest.raises(ExportError, match="not text"):
-        parse("Student ID,Forename\n".encode("utf-16"))
+        parse(b"PK\x03\x04\x14\x00\x00\x00")  # a spreadsheet, not its CSV export
+    parse("Student ID,Forename\n".encode("utf-16"))  # Excel's "Unicode text" is read
 
 
 def test_entra_export_links_by_employee_id_and_reads_guests() -> None:
@@ -173,3 +174,59 @@ def test_inventory_reads_intune_headers_and_reports_duplicates() -> None:
         (3, "duplicate device"),
         (5, "no serial number and no hostname"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "serial", "host", "site", "group"),
+    [
+        (  # Intune
+            "Device name,Serial number,Primary user UPN,Device category",
+            "PC-1,sn1,a@b.c,Lab",
+            "SN1",
+            "pc-1",
+            "",
+            "lab",
+        ),
+        (  # Configuration Manager
+            "Name,SerialNumber0,AD_Site_Name0,Collection",
+            "PC-2,SN2,Main,Year 12 Students",
+            "SN2",
+            "pc-2",
+            "Main",
+            "year_12_students",
+        ),
+        (  # Jamf Pro
+            "Computer Name,Serial Number,Site,Department",
+            "MAC-3,SN3,North,Art",
+            "SN3",
+            "mac-3",
+            "North",
+            "art",
+        ),
+        (  # Google Admin (ChromeOS)
+            "Serial Number,Asset ID,Annotated User,Annotated Location,Org Unit Path",
+            "SN4,CB-4,kid@x,Library,/Students/Y9",
+            "SN4",
+            "cb-4",
+            "Library",
+            "students/y9",
+        ),
+    ],
+)
+def test_inventory_reads_each_mdm_export(
+    header: str, row: str, serial: str, host: str, site: str, group: str
+) -> None:
+    parsed = parse_inventory(f"{header}\n{row}\n".encode())
+    (d,) = parsed.rows
+    assert (d.serial, d.hostname, d.site, d.group_name) == (serial, host, site, group)
+    assert "kid@x" not in repr(parsed) and "a@b.c" not in repr(parsed)  # user columns unread
+
+
+def test_inventory_from_excel_unicode_text_with_semicolons() -> None:
+    data = "Device name;Serial number\nPC-9;SN9\n".encode("utf-16")
+    assert parse_inventory(data).rows[0].serial == "SN9"
+
+
+def test_an_export_without_device_columns_is_refused_with_a_reason() -> None:
+    with pytest.raises(ExportError, match="serial number or device name column"):
+        parse_inventory(b"Email,Name Given\nx,y\n")

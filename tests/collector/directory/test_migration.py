@@ -108,3 +108,61 @@ def test_0007_moves_directory_audit_rows_into_the_chain_once(store: SqlStore) ->
     ) == 1
     with store.engine.connect() as conn:
         assert audit.verify(conn).ok
+
+
+def test_0011_moves_the_coverage_list_into_an_empty_inventory(store: SqlStore) -> None:
+    """Coverage's own copy of the MDM export (before 0011) becomes the device inventory when
+    there is none; duplicates (one serial twice) are kept once, as an inventory import would."""
+    from datetime import datetime
+
+    from sqlalchemy import text
+
+    from collector.directory.store import DirectoryStore
+
+    migrate(store, "downgrade", "0010")
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO expected_device_imports (id, at, actor, source, filename, rows) "
+                "VALUES (1, :at, 'it@college', 'intune', 'intune.csv', 3)"
+            ),
+            {"at": datetime(2026, 11, 20, 9, 30)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO expected_devices (serial, hostname, site, group_name, import_id) "
+                "VALUES ('sn1', 'PC-1', 'North', 'Year 12', 1), ('', 'PC-2', '', '', 1), "
+                "('SN1', 'PC-1B', '', '', 1)"
+            )
+        )
+    migrate(store, "upgrade", "head")
+    tables = set(inspect(store.engine).get_table_names())
+    assert not {"expected_devices", "expected_device_imports"} & tables
+    directory = DirectoryStore.for_store(store)
+    assert [(e.serial, e.hostname, e.site, e.group_name) for e in directory.expected_devices()] == [
+        ("SN1", "pc-1", "North", "year_12"),
+        ("", "pc-2", "", ""),
+    ]
+    (moved,) = directory.recent_imports(source="inventory")
+    assert (moved.actor, moved.filename) == ("it@college", "intune.csv")
+    assert moved.at.isoformat() == "2026-11-20T09:30:00+00:00"
+
+
+def test_0011_keeps_an_existing_inventory(store: SqlStore) -> None:
+    from sqlalchemy import text
+
+    from collector.directory.importers import import_inventory
+    from collector.directory.store import DirectoryStore
+
+    directory = DirectoryStore.for_store(store)
+    import_inventory(directory, b"serial,hostname\nINV-1,lab-1\n", actor="it@college")
+    migrate(store, "downgrade", "0010")
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO expected_devices (serial, hostname, site, group_name, import_id) "
+                "VALUES ('OLD-1', 'old', '', '', 1)"
+            )
+        )
+    migrate(store, "upgrade", "head")
+    assert [e.serial for e in directory.expected_devices()] == ["INV-1"]

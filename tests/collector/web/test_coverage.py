@@ -1,4 +1,5 @@
-"""Coverage status, computed on read (collector/coverage.py), and the MDM export reader."""
+"""Coverage status, computed on read (collector/coverage.py). The MDM export it expects devices
+from is the directory's device inventory (tests/collector/directory/test_importers.py)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,6 @@ from collector.coverage import (
     version_key,
 )
 from collector.store.interface import DeviceRecord
-from collector.web.expected_devices import ExportUnreadable, parse_export
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 BEAT = timedelta(seconds=30)
@@ -115,59 +115,6 @@ def test_a_shared_laptop_counts_once_and_is_as_live_as_its_latest_user() -> None
     ]
     t = coverage_report(fleet_status(devices, FleetFacts(NOW, BEAT)), []).total
     assert (t.enrolled, t.online, t.reporting_24h, t.missing, t.never_connected) == (2, 1, 1, 1, 0)
-
-
-@pytest.mark.parametrize(
-    ("header", "row", "serial", "host", "site", "group"),
-    [
-        (
-            "Device name,Serial number,Primary user UPN,Device category",
-            "PC-1,SN1,a@b.c,Lab",
-            "SN1",
-            "PC-1",
-            "",
-            "Lab",
-        ),
-        (
-            "Name,SerialNumber0,AD_Site_Name0,Collection",
-            "PC-2,SN2,Main,Students",
-            "SN2",
-            "PC-2",
-            "Main",
-            "Students",
-        ),
-        (
-            "Computer Name,Serial Number,Site,Department",
-            "MAC-3,SN3,North,Art",
-            "SN3",
-            "MAC-3",
-            "North",
-            "Art",
-        ),
-        (
-            "Serial Number,Asset ID,Annotated User,Annotated Location,Org Unit Path",
-            "SN4,CB-4,kid@x,Library,/Students/Y9",
-            "SN4",
-            "CB-4",
-            "Library",
-            "Students/Y9",
-        ),
-    ],
-)
-def test_mdm_exports(header: str, row: str, serial: str, host: str, site: str, group: str) -> None:
-    parsed = parse_export(f"{header}\n{row}\n".encode())
-    (d,) = parsed.devices
-    assert (d.serial, d.hostname, d.site, d.group_name) == (serial, host, site, group)
-
-
-def test_excel_utf16_and_semicolons() -> None:
-    data = "Device name;Serial number\nPC-9;SN9\n".encode("utf-16")
-    assert parse_export(data).devices[0].serial == "SN9"
-
-
-def test_export_without_device_columns_is_refused() -> None:
-    with pytest.raises(ExportUnreadable):
-        parse_export(b"Email,Name Given\nx,y\n")
 
 
 def test_two_live_agents_with_one_identity_show_as_cloned() -> None:

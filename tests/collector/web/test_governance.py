@@ -76,8 +76,8 @@ def test_coverage_matches_the_devices_table(as_role: Any, store: SqlStore) -> No
     truth = _seed_fleet(store)
     it = as_role("it_admin")
     upload = it.post(
-        "/coverage/expected",
-        {"source": "intune"},
+        "/coverage/inventory",
+        {},
         files={"file": ("intune.csv", str(truth["_csv"]).encode(), "text/csv")},
     )
     assert upload.status_code == 303
@@ -93,21 +93,48 @@ def test_coverage_matches_the_devices_table(as_role: Any, store: SqlStore) -> No
     assert api["not_enrolled"] == 25 + sum(1 for i in range(300) if i % 97 == 0 and i % 10 != 0)
     # Intune's device category is the group; enrolled devices the MDM does not know have none.
     groups = {s["name"]: s for s in it.client.get("/api/v1/coverage").json()["by_group"]}
-    assert set(groups) == {"North", "South", "(no group)"}
-    assert groups["North"]["expected"] + groups["South"]["expected"] == truth["expected"]
+    assert set(groups) == {"north", "south", "(no group)"}
+    assert groups["north"]["expected"] + groups["south"]["expected"] == truth["expected"]
     assert sum(g["enrolled"] for g in groups.values()) == truth["enrolled"]
     # The MDM's user column is personal data: never stored, never shown.
     assert "student1@college.example" not in it.get("/coverage").text
 
 
-def test_expected_import_refuses_a_file_without_device_columns(as_role: Any) -> None:
+def test_inventory_import_refuses_a_file_without_device_columns(as_role: Any) -> None:
     it = as_role("it_admin")
     page = it.post(
-        "/coverage/expected",
-        {"source": "csv"},
+        "/coverage/inventory",
+        {},
         files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")},
     )
-    assert page.status_code == 422 and "no serial number or device name column" in page.text
+    assert page.status_code == 422 and "serial number or device name column" in page.text
+
+
+def test_coverage_and_the_directory_share_one_device_inventory(
+    as_role: Any, store: SqlStore
+) -> None:
+    """The export imported on the coverage page is the directory's device inventory: it places
+    devices in their inventory groups too, and an import on the directory side is what coverage
+    then expects."""
+    from collector.directory.importers import import_inventory
+    from collector.directory.store import DirectoryStore
+
+    it = as_role("it_admin")
+    device_id = add_device(store, "PC-0001", serial="SN-1", last_seen=NOW)
+    export = b"Device name,Serial number,Device category\nPC-0001,SN-1,Year 12\nSPARE,SN-2,Staff\n"
+    upload = it.post("/coverage/inventory", {}, files={"file": ("i.csv", export, "text/csv")})
+    assert upload.status_code == 303
+    directory = DirectoryStore.for_store(store)
+    assert {(e.serial, e.group_name) for e in directory.expected_devices()} == {
+        ("SN-1", "year_12"),
+        ("SN-2", "staff"),
+    }
+    assert directory.device_facts(device_id).groups == ("year_12",)
+    html = it.get("/coverage").text
+    assert _figure(html, "expected") == "2" and "spare" in html  # not enrolled: listed for IT
+    # An import on the directory side (API, CLI, drop folder) replaces what coverage expects.
+    import_inventory(directory, b"serial,hostname\nSN-1,PC-0001\n", actor="it@college")
+    assert _figure(it.get("/coverage").text, "expected") == "1"
 
 
 def test_aggregates_suppress_small_counts(as_role: Any, store: SqlStore) -> None:

@@ -52,7 +52,8 @@ def test_console_on_postgresql(pg_store: SqlStore) -> None:
     )
     csv = b"Device name,Serial number,Device category\nPG-01,SN-PG,Lab\nPG-02,SN-PG2,Lab\n"
     assert (
-        it.post("/coverage/expected", files={"file": ("x.csv", csv, "text/csv")}).status_code == 303
+        it.post("/coverage/inventory", files={"file": ("x.csv", csv, "text/csv")}).status_code
+        == 303
     )
     assert it.get("/users").status_code == 200
 
