@@ -1123,6 +1123,18 @@ class DirectoryStore:
             )
             if report.added or report.changed or report.left:  # devices' groups
                 policy_generation.bump(conn)
+            # who replaced the list of devices coverage expects and the groups devices are in
+            self._audit(
+                conn,
+                actor,
+                "inventory.imported",
+                None,
+                now,
+                import_id=import_id,
+                added=len(report.added),
+                changed=len(report.changed),
+                left=len(report.left),
+            )
             report.import_id = None if dry_run else import_id
         return report
 

@@ -21,3 +21,20 @@ def test_a_dsl_flag_is_in_the_hash_chain(tmp_path: Path) -> None:
         assert audit.verify(conn).ok
     assert any(a.startswith("directory.") and "flag" in a for a in actions), actions
     store.close()
+
+
+def test_an_inventory_import_is_in_the_hash_chain(tmp_path: Path) -> None:
+    from collector.directory.importers import import_inventory
+
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    directory = DirectoryStore.for_store(store)
+    data = b"serial,hostname,group\nSN1,lab-1,Year 12\nSN2,lab-2,Staff\n"
+    import_inventory(directory, data, actor="it@college", dry_run=True)
+    report = import_inventory(directory, data, actor="it@college")
+    with store.engine.connect() as conn:
+        entries = [e for e in audit.history(conn, "directory", "-") if "inventory" in e.action]
+        assert audit.verify(conn).ok
+    (entry,) = entries  # the dry run left nothing
+    assert entry.actor == "it@college" and entry.detail["added"] == 2
+    assert entry.detail["import_id"] == report.import_id
+    store.close()
