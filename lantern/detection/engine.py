@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _MENTION_RE = re.compile(r"(?<![\w@])@\w")
 # three single letters in a row ("k i l l") in Normaliser.screen_raw output: screened in full
 _SPACED_RAW_RE = re.compile(r" [a-z] +[a-z] +[a-z](?: |$)")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 # screen words remembered per engine (about 200 bytes each; titles and typing repeat words)
 WORD_MEMORY = 24_576
 SENTENCE = "."
@@ -150,9 +151,10 @@ class Engine:
         raw = norm.screen_raw(text)
         if raw is None:
             return self.matcher.any_candidate(norm.normalise(text))
-        if _SPACED_RAW_RE.search(" " + raw) is not None:
-            return self.matcher.any_candidate(norm.screen_finish(text, raw))
         words = raw.split()
+        # spaced letters ("k i l l") need single letters: most texts have none
+        if not _LETTERS.isdisjoint(words) and _SPACED_RAW_RE.search(" " + raw) is not None:
+            return self.matcher.any_candidate(norm.screen_finish(text, raw))
         seen = self._seen
         learnt = squeezed = False
         while not self._quiet.issuperset(words):
