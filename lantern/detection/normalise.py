@@ -83,7 +83,9 @@ _LEET_ANY_RE = re.compile(rf"[^\W\d_][{_LEETCH}]|[{_LEETCH}][^\W\d_]")
 # a run of word and leet characters holding at least one leet character (other runs are
 # left as they are by step 4, so they are not handed to it)
 _LEET_TOKEN_RE = re.compile(rf"(?<![\w{_LEETCH}])[\w{_LEETCH}]*?[{_LEETCH}][\w{_LEETCH}]*")
-_APOS_RE = re.compile(r"(?<=[^\W\d_])['’`´ʼ](?=[^\W\d_])")
+# an apostrophe between letters; the pattern starts with the character and looks behind from
+# there, so the regex engine scans for it instead of trying the lookbehind at every position
+_APOS_RE = re.compile(r"['’`´ʼ](?<=[^\W\d_]['’`´ʼ])(?=[^\W\d_])")
 _QUOTE_CHARS = "\"“”„«»‹›'‘’`´"
 _SENT_CHARS = ".!?;:\n\r\u2026\u3002"
 _SEP_TABLE: dict[int, str | None] = {c: " " for c in range(128) if not chr(c).isalnum()}
@@ -149,7 +151,7 @@ _NON_ASCII_OTHER_RE = re.compile(r"[^\x00-\x7f\w]+")
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
 _SPACES_RE = re.compile(r" {2,}")
 # @mentions (user names) are dropped; a hashtag keeps its words
-_MENTION_RE = re.compile(r"(?<![\w@])@\w+|(?<![\w#])#(?=\w)")
+_MENTION_RE = re.compile(r"@(?<![\w@]@)\w+|#(?<![\w#]#)(?=\w)")  # literal first: see _APOS_RE
 _SPECIAL_QUICK_RE = re.compile(r"[0-9'’`´ʼ@#$!|*+€]")
 # ASCII letters -> "a", leet and mask characters -> "l", anything else -> " "
 _LEET_CLASS_BYTES = bytes(
