@@ -42,13 +42,13 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     token = new_token(ENROLMENT_PREFIX)
     store.add_enrolment_token(token_hash(token), None, None, None)
     grpc_server = grpc.aio.server(options=SERVER_OPTIONS)
-    pb_grpc.add_IngestServicer_to_server(
-        IngestService(store, no_triggers, Settings(heartbeat_seconds=1)), grpc_server
-    )
+    service = IngestService(store, no_triggers, Settings(heartbeat_seconds=1))
+    pb_grpc.add_IngestServicer_to_server(service, grpc_server)
     port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
     yield Server(store, f"127.0.0.1:{port}", token)
     await grpc_server.stop(None)
+    await service.close()
     store.close()
 
 

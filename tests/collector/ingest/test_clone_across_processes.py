@@ -25,7 +25,7 @@ from tests.collector.ingest.test_service import (
 @pytest.fixture
 async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[Harness, Harness]]:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    harnesses, servers, stores = [], [], []
+    harnesses, servers, services, stores = [], [], [], []
     for _ in range(2):
         store = open_store(url)
         server = grpc.aio.server(options=SERVER_OPTIONS)
@@ -35,10 +35,13 @@ async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[Harness, Harness]
         await server.start()
         harnesses.append(Harness(store, port))
         servers.append(server)
+        services.append(service)
         stores.append(store)
     yield harnesses[0], harnesses[1]
     for server in servers:
         await server.stop(None)
+    for service in services:
+        await service.close()
     for store in stores:
         store.close()
 

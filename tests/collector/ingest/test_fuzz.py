@@ -46,9 +46,8 @@ class Server:
         async def start() -> None:
             self.server = grpc.aio.server(options=SERVER_OPTIONS)
             triggers = TriggerEngine(Engine.load())
-            pb_grpc.add_IngestServicer_to_server(
-                IngestService(self.store, triggers, Settings(max_batch_events=100)), self.server
-            )
+            self.service = IngestService(self.store, triggers, Settings(max_batch_events=100))
+            pb_grpc.add_IngestServicer_to_server(self.service, self.server)
             self.port = self.server.add_insecure_port("127.0.0.1:0")
             await self.server.start()
             ready.set()
@@ -58,6 +57,7 @@ class Server:
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.server.stop(None), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(self.service.close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 

@@ -33,11 +33,13 @@ async def limited(tmp_path: Path) -> AsyncIterator[Harness]:
         policy_cache_seconds=0,
     )
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    pb_grpc.add_IngestServicer_to_server(IngestService(store, no_triggers, settings), server)
+    service = IngestService(store, no_triggers, settings)
+    pb_grpc.add_IngestServicer_to_server(service, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     yield Harness(store, port)
     await server.stop(None)
+    await service.close()  # its background writers, before the event loop closes
     store.close()
 
 
