@@ -82,6 +82,11 @@ class Sender:
         self._max_rate = 0
         self._rate_until = 0.0
 
+    @property
+    def in_flight(self) -> int:
+        """Batches sent on the current stream and not yet acked."""
+        return len(self._in_flight)
+
     def wake(self) -> None:
         """Called from any thread when the spool has something new."""
         if self._loop is not None:

@@ -164,6 +164,11 @@ class Collector:
                 raise RuntimeError(f"collector not ready in {timeout:.0f}s: {self.log_tail()}")
             time.sleep(0.05)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process holds its connections but answers nothing (until killed)."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
     def kill(self) -> None:
         """`kill -9`: no shutdown, no flush, no goodbye to the agents."""
         if self.process is not None and self.process.poll() is None:

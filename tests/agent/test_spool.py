@@ -8,16 +8,24 @@ from agent.spool import Spool
 from lantern.v1 import lantern_pb2 as pb
 
 
+def observed(event: pb.Event) -> pb.Event:
+    # A fixed time: the spool stamps the current one otherwise, and its varint length varies
+    # with the nanoseconds, so events would differ in size by a byte or two (tests that fill a
+    # spool to a byte budget need equal sizes).
+    event.observed_at.FromNanoseconds(1_764_000_000_123_456_789)
+    return event
+
+
 def focus(title: str) -> pb.Event:
     event = pb.Event()
     event.window_focus.title = title
-    return event
+    return observed(event)
 
 
 def match(rule: str) -> pb.Event:
     event = pb.Event()
     event.risk_match.CopyFrom(pb.RiskMatch(category="suicide", severity=4, rule=rule))
-    return event
+    return observed(event)
 
 
 def stamped_size(tmp_path: Path, event: pb.Event) -> int:
@@ -35,8 +43,10 @@ def spool(tmp_path: Path) -> Spool:
 
 
 def test_append_stamps_id_user_time_and_seq(spool: Spool) -> None:
-    spool.append(focus("a"))
-    spool.append(focus("b"))
+    for title in ("a", "b"):
+        event = focus(title)
+        event.ClearField("observed_at")  # the spool stamps the time when the observer did not
+        spool.append(event)
     _, events = spool.lease(10)
     assert [e.window_focus.title for e in events] == ["a", "b"]
     assert [e.seq for e in events] == [1, 2]

@@ -48,12 +48,19 @@ async def test_kill_9_five_times_loses_nothing_and_stores_nothing_twice(
         fleet.produce(FAULT_EVENTS, rate)
         killed_at_acked = []
         for _ in range(KILLS):
-            # Kill while batches are in flight: wait for acks to advance since the last restart.
+            # Kill mid-stream: wait for acks to advance since the last restart, then freeze the
+            # collector so that a batch is surely sent and not acked when it dies (a fast
+            # collector acks within a millisecond: an unfrozen kill often lands between batches,
+            # and then nothing is sent twice).
             before = fleet.acked()
             await fleet.wait_until(
                 lambda before=before: fleet.acked() >= before + FAULT_EVENTS // (3 * KILLS),
                 60,
                 "acks to advance",
+            )
+            collector.freeze()
+            await fleet.wait_until(
+                lambda: any(a.sender.in_flight for a in fleet.agents), 10, "a batch in flight"
             )
             collector.kill()
             killed_at_acked.append(fleet.acked())
