@@ -467,8 +467,8 @@ def main() -> None:
     parser.add_argument(
         "--stream-policy-edit",
         action="store_true",
-        help="streams: a group policy edit once all are connected, heartbeats checked again "
-        "one interval later (give --stream-hold 150 or more)",
+        help="streams: a fleet-wide policy edit (the console's notice text) once all are "
+        "connected, heartbeats checked again one interval later (give --stream-hold 150 or more)",
     )
     parser.add_argument("--storm-agents", type=int, default=5_000)
     parser.add_argument("--latency-agents", type=int, default=1_000)

@@ -345,6 +345,7 @@ class Normaliser:
         )
         self.english = english
         self.glue = glue
+        self._glue_len = max(map(len, glue), default=0)  # the longest glue word
         self._memo: dict[str, str] = {}
         self._split_memo: dict[str, str | None] = {}
         self._leet_memo: dict[str, str] = {}
@@ -516,7 +517,6 @@ class Normaliser:
             if tok.endswith(suffix) and tok[: -len(suffix)] in self.english:
                 return None  # an inflected or possessive word ("jerky's" → "jerkys")
         n = len(tok)
-        glue_len = max(map(len, self.glue), default=0)
         # best[i] = fewest pieces covering tok[:i]
         best: list[tuple[int, int] | None] = [None] * (n + 1)
         best[0] = (0, 0)
@@ -525,7 +525,9 @@ class Normaliser:
             if cur is None or cur[0] >= 3:
                 continue
             stop = min(n, i + 20)
-            ends = {j for j in range(i + 1, min(stop, i + glue_len) + 1) if tok[i:j] in self.glue}
+            ends = {
+                j for j in range(i + 1, min(stop, i + self._glue_len) + 1) if tok[i:j] in self.glue
+            }
             ends.update(_word_ends(self.vocab, tok, i, stop))
             ends.update(_word_ends(self.english, tok, i, stop))
             for j in ends:

@@ -3,6 +3,7 @@
 Trustee pages show counts only: no login, name, device name or evidence reaches them.
 """
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated
 
@@ -25,20 +26,25 @@ from collector.web.templating import page
 router = APIRouter(tags=["console"], include_in_schema=False)
 
 
-def build_coverage(store: Store, heartbeat: timedelta) -> CoverageReport:
+def build_coverage(
+    store: Store, heartbeat: timedelta, expected: Sequence[ExpectedDevice] | None = None
+) -> CoverageReport:
+    """Coverage now, against `expected` (default: the directory's device inventory)."""
+    if expected is None:
+        expected = DirectoryStore.for_store(store).expected_devices()
     statuses = fleet.device_statuses(store, utcnow(), heartbeat)
-    return coverage_report(statuses, DirectoryStore.for_store(store).expected_devices())
+    return coverage_report(statuses, expected)
 
 
 def _coverage_page(
     request: Request, store: Store, role: str, message: str = "", status_code: int = 200
 ) -> Response:
     directory = DirectoryStore.for_store(store)
-    report = build_coverage(store, request.app.state.heartbeat)
+    expected = directory.expected_devices()
+    report = build_coverage(store, request.app.state.heartbeat, expected)
     missing: list[ExpectedDevice] = []
     if role == "it_admin":
         # IT needs to know which laptops to go and enrol; trustees only ever get counts.
-        expected = directory.expected_devices()
         live = [s.device for s in report.statuses if "revoked" not in s.flags]
         matched = {id(e) for e in match_expected(expected, live).values()}
         missing = [e for e in expected if id(e) not in matched][:500]
